@@ -1,0 +1,25 @@
+"""Shared pytest configuration: deterministic hypothesis profiles and numpy error state."""
+
+import os
+
+import numpy as np
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=25,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", deadline=None, max_examples=25)
+
+if os.environ.get("CI") or os.environ.get("HYPOTHESIS_PROFILE") == "ci":
+    settings.load_profile("ci")
+else:
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "dev")
+
+# Invalid floating-point ops (e.g. 0/0, sqrt of a negative) in property tests are expected
+# and checked explicitly; keep numpy's RuntimeWarnings out of the test output.
+np.seterr(invalid="ignore")

@@ -1,0 +1,458 @@
+"""Core of xform: abstract values, the IR, primitives, `bind`, and the interpreter stack."""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Any, Callable
+
+import numpy as np
+
+
+# ----------------------------------------------------------------------------- abstract values
+
+class ShapedArray:
+    """The abstract value of an array: its shape and dtype, nothing else."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __eq__(self, other):
+        return (isinstance(other, ShapedArray) and self.shape == other.shape
+                and self.dtype == other.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self):
+        return f"{short_dtype(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+
+_SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "int64": "i64", "int32": "i32",
+          "int16": "i16", "int8": "i8", "uint8": "u8", "uint32": "u32", "uint64": "u64",
+          "bool": "bool", "complex128": "c128", "complex64": "c64"}
+
+
+def short_dtype(dtype) -> str:
+    return _SHORT.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+def get_aval(x) -> ShapedArray:
+    """The abstract value of a tracer, array or scalar (Python floats are float64)."""
+    if isinstance(x, Tracer):
+        return x.aval
+    if isinstance(x, np.ndarray):
+        return ShapedArray(x.shape, x.dtype)
+    if isinstance(x, (bool, np.bool_)):
+        return ShapedArray((), np.bool_)
+    if isinstance(x, (int, float, complex, np.generic)):
+        return ShapedArray((), np.asarray(x).dtype)
+    raise TypeError(f"xform cannot use a value of type {type(x).__name__} as an array: {x!r}. "
+                    "Pass numpy arrays, Python or numpy scalars.")
+
+
+def is_float_dtype(dtype) -> bool:
+    return np.issubdtype(dtype, np.inexact)
+
+
+# ----------------------------------------------------------------------------- the IR
+
+class Var:
+    """A typed variable of the IR, defined once by an equation or as an input."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Var({self.aval})"
+
+
+class Literal:
+    """A constant operand held inline in the IR (scalars and captured concrete arrays)."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val):
+        self.val = val
+        self.aval = get_aval(val)
+
+    def __repr__(self):
+        return f"Literal({self.val!r})"
+
+
+Atom = "Var | Literal"
+
+
+class Eqn:
+    """One equation: `outputs = primitive[params](*inputs)`."""
+
+    __slots__ = ("prim", "inputs", "outputs", "params")
+
+    def __init__(self, prim: Primitive, inputs: list, outputs: list[Var], params: dict):
+        self.prim = prim
+        self.inputs = inputs
+        self.outputs = outputs
+        self.params = params
+
+    def __repr__(self):
+        return f"Eqn({self.prim.name}, {len(self.inputs)} in, {len(self.outputs)} out)"
+
+
+class IR:
+    """A typed program: inputs, a list of equations in order, and outputs (vars or literals)."""
+
+    __slots__ = ("in_vars", "eqns", "outs")
+
+    def __init__(self, in_vars: list[Var], eqns: list[Eqn], outs: list):
+        self.in_vars = list(in_vars)
+        self.eqns = list(eqns)
+        self.outs = list(outs)
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.in_vars]
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.outs]
+
+    def __str__(self):
+        from xform.pretty import format_ir
+        return format_ir(self)
+
+    __repr__ = __str__
+
+
+# ----------------------------------------------------------------------------- primitives
+
+class Primitive:
+    """A named operation plus its table of rules; every rule lives beside the primitive's definition.
+
+    Rules: `impl(*arrays, **params) -> list`, `abstract_eval(*avals, **params) -> list`,
+    `jvp(primals, tangents, **params) -> (primals_out, tangents_out)`,
+    `transpose(cts_out, *inputs, **params) -> cts_in` (inputs that are linear are `UndefinedPrimal`),
+    `vmap(args, bdims, **params) -> (outs, out_bdims)`, `numba` (lowering).
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.impl: Callable | None = None
+        self.abstract_eval: Callable | None = None
+        self.jvp: Callable | None = None
+        self.transpose: Callable | None = None
+        self.vmap: Callable | None = None
+        self.numba: Callable | None = None
+        registry[name] = self
+
+    def __repr__(self):
+        return self.name
+
+    def bind(self, *args, **params) -> list:
+        return current_interpreter().process(self, args, params)
+
+    def bind1(self, *args, **params):
+        return current_interpreter().process(self, args, params)[0]
+
+    def rule(self, kind: str) -> Callable:
+        fn = getattr(self, kind)
+        if fn is None:
+            raise NotImplementedError(
+                f"the primitive '{self.name}' has no {kind} rule, so this transformation "
+                "cannot be applied to it yet")
+        return fn
+
+
+registry: dict[str, Primitive] = {}
+
+
+# ----------------------------------------------------------------------------- interpreters
+
+class Interpreter:
+    """Base of every interpreter; exactly one is current, and each knows its parent."""
+
+    name = "interpreter"
+
+    def __init__(self, parent: Interpreter | None):
+        self.parent = parent
+        self.alive = True
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> list:
+        raise NotImplementedError
+
+    def lift(self, x) -> Any:
+        """Called for operand values not owned by this interpreter; rejects escaped tracers."""
+        if isinstance(x, Tracer) and not x.interp.alive:
+            raise escaped_tracer_error(x)
+        return x
+
+
+class EvalInterpreter(Interpreter):
+    """The root interpreter: runs each primitive's numpy implementation."""
+
+    name = "eval"
+
+    def process(self, prim, args, params):
+        for a in args:
+            if isinstance(a, Tracer):
+                raise escaped_tracer_error(a)
+        return prim.rule("impl")(*args, **params)
+
+
+def escaped_tracer_error(t: Tracer) -> Exception:
+    return UnexpectedTracerError(
+        f"a traced value of {t.aval} created inside `{t.interp.name}` was used after that "
+        f"transformation finished (it escaped, e.g. through a global, a closure or a list kept "
+        f"across calls). Return it from the transformed function instead of storing it.")
+
+
+class UnexpectedTracerError(Exception):
+    """A tracer was used outside the transformation that created it."""
+
+
+class ConcretizationError(TypeError):
+    """Python needed a concrete value (for `if`, `bool`, `int`, ...) but had an abstract one."""
+
+
+_root = EvalInterpreter(None)
+_current: contextvars.ContextVar[Interpreter] = contextvars.ContextVar("xform_interp",
+                                                                        default=_root)
+
+
+def current_interpreter() -> Interpreter:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def using(interp: Interpreter):
+    """Make `interp` the current interpreter for the duration of the block."""
+    token = _current.set(interp)
+    try:
+        yield interp
+    finally:
+        _current.reset(token)
+
+
+@contextlib.contextmanager
+def new_interpreter(cls, *args, **kwargs):
+    """Create a child of the current interpreter, make it current, and retire it afterwards."""
+    interp = cls(current_interpreter(), *args, **kwargs)
+    token = _current.set(interp)
+    try:
+        yield interp
+    finally:
+        _current.reset(token)
+        interp.alive = False
+
+
+# ----------------------------------------------------------------------------- AD markers
+
+class Zero:
+    """A symbolic zero tangent or cotangent: no array is ever built for it."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Zero({self.aval})"
+
+
+class UndefinedPrimal:
+    """Marks an input that a transpose rule must produce a cotangent for (a linear input)."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"UndefinedPrimal({self.aval})"
+
+
+# ----------------------------------------------------------------------------- tracers
+
+class Tracer:
+    """A value owned by an interpreter; operators and methods record primitives on it."""
+
+    __slots__ = ("interp",)
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # make numpy arrays defer to our reflected operators
+
+    aval: ShapedArray
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def concrete(self) -> np.ndarray:
+        """The concrete value behind this tracer, or a ConcretizationError."""
+        raise ConcretizationError(
+            f"this value ({self.aval}) is abstract under `{self.interp.name}`, so Python cannot "
+            "use it as a concrete value (in `if`, `while`, `bool()`, `int()`, `float()` or as a "
+            "shape). Use xf.lax.cond / xf.lax.while_loop or xnp.where for data-dependent "
+            "choices, or mark the argument static with static_argnums.")
+
+    def __bool__(self):
+        return bool(self.concrete())
+
+    def __int__(self):
+        return int(self.concrete())
+
+    def __float__(self):
+        return float(self.concrete())
+
+    def __complex__(self):
+        return complex(self.concrete())
+
+    def __index__(self):
+        return int(self.concrete())
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.concrete(), dtype=dtype)
+
+    def __hash__(self):
+        raise TypeError("traced values are not hashable; they cannot be dict keys or set items")
+
+    def __repr__(self):
+        return f"{type(self).__name__}<{self.interp.name}>({self.aval})"
+
+    # Operators and array methods are attached by xform.numpy, which defines their semantics.
+
+
+def concrete_or_none(x):
+    """The concrete value of `x` if it has one (plain arrays, JVP primals), else None."""
+    if not isinstance(x, Tracer):
+        return x
+    try:
+        return x.concrete()
+    except ConcretizationError:
+        return None
+
+
+# ----------------------------------------------------------------------------- tracing to IR
+
+class TraceTracer(Tracer):
+    """A tracer standing for an IR variable."""
+
+    __slots__ = ("var",)
+
+    def __init__(self, interp, var: Var):
+        self.interp = interp
+        self.var = var
+
+    @property
+    def aval(self):
+        return self.var.aval
+
+
+class TraceInterpreter(Interpreter):
+    """Records equations that involve its own tracers; everything else runs in the parent.
+
+    Work on values it does not own is evaluated at once (partial evaluation): this is how
+    concrete primal values stay concrete under AD while tangents are staged into an IR.
+    Captured values from enclosing transformations become explicit inputs (const vars).
+    """
+
+    def __init__(self, parent, name: str = "make_ir"):
+        super().__init__(parent)
+        self.name = name
+        self.eqns: list[Eqn] = []
+        self.const_vars: dict[int, tuple[Var, Any]] = {}
+
+    def new_arg(self, aval: ShapedArray) -> TraceTracer:
+        return TraceTracer(self, Var(aval))
+
+    def atom(self, x):
+        if isinstance(x, TraceTracer) and x.interp is self:
+            return x.var
+        x = self.lift(x)
+        if not isinstance(x, Tracer) and np.ndim(x) == 0:
+            return Literal(np.asarray(x) if isinstance(x, np.ndarray) else x)
+        entry = self.const_vars.get(id(x))
+        if entry is None:
+            entry = self.const_vars[id(x)] = (Var(get_aval(x)), x)
+        return entry[0]
+
+    def process(self, prim, args, params):
+        if not any(isinstance(a, TraceTracer) and a.interp is self for a in args):
+            with using(self.parent):
+                return prim.bind(*args, **params)
+        inputs = [self.atom(a) for a in args]
+        out_avals = prim.rule("abstract_eval")(*[a.aval for a in inputs], **params)
+        outs = [Var(a) for a in out_avals]
+        self.eqns.append(Eqn(prim, inputs, outs, params))
+        return [TraceTracer(self, v) for v in outs]
+
+    def finish(self, in_tracers: list[TraceTracer], outs: list) -> tuple[IR, list]:
+        """The IR `(*const_vars, *inputs) -> outs` and the values of its const vars."""
+        out_atoms = [self.atom(o) for o in outs]
+        const_vars = [v for v, _ in self.const_vars.values()]
+        consts = [c for _, c in self.const_vars.values()]
+        ir = IR(const_vars + [t.var for t in in_tracers], self.eqns, out_atoms)
+        return ir, consts
+
+
+def trace_to_ir(fn: Callable, in_avals: list[ShapedArray], name: str = "make_ir"
+                ) -> tuple[IR, list]:
+    """Trace `fn(*flat_tracers) -> list` into an IR; returns it with its captured consts."""
+    with new_interpreter(TraceInterpreter, name) as interp:
+        args = [interp.new_arg(a) for a in in_avals]
+        outs = fn(*args)
+        return interp.finish(args, list(outs))
+
+
+def eval_ir(ir: IR, args: list) -> list:
+    """Run an IR equation by equation through `bind`; inside a trace this inlines it."""
+    env: dict[Var, Any] = {}
+
+    def read(a):
+        return a.val if isinstance(a, Literal) else env[a]
+
+    if len(args) != len(ir.in_vars):
+        raise TypeError(f"the IR takes {len(ir.in_vars)} inputs but got {len(args)}")
+    for v, x in zip(ir.in_vars, args):
+        env[v] = x
+    for eqn in ir.eqns:
+        outs = eqn.prim.bind(*[read(a) for a in eqn.inputs], **eqn.params)
+        for v, x in zip(eqn.outputs, outs):
+            env[v] = x
+    return [read(a) for a in ir.outs]
+
+
+def close_ir(ir: IR, consts: list) -> IR:
+    """Inline concrete consts as literals (a self-contained IR); traced consts stay inputs."""
+    if not consts:
+        return ir
+    if any(isinstance(c, Tracer) for c in consts):
+        raise ValueError("cannot close an IR over traced values")
+    n = len(consts)
+    sub = {v: Literal(c) for v, c in zip(ir.in_vars[:n], consts)}
+    eqns = [Eqn(e.prim, [sub.get(a, a) if isinstance(a, Var) else a for a in e.inputs],
+                e.outputs, e.params) for e in ir.eqns]
+    outs = [sub.get(a, a) if isinstance(a, Var) else a for a in ir.outs]
+    return IR(ir.in_vars[n:], eqns, outs)
+

@@ -1,0 +1,26 @@
+"""A numpy-compatible namespace whose functions work on arrays and inside every transformation.
+
+On plain inputs each function runs numpy directly; on traced values it records primitives.
+"""
+import numpy as _numpy
+
+from xform.numpy import methods as _methods  # noqa: F401  (attaches operators to tracers)
+from xform.numpy import linalg  # noqa: F401
+from xform.numpy._core import Array, unsupported as _unsupported
+from xform.numpy.contract import *  # noqa: F401,F403
+from xform.numpy.creation import *  # noqa: F401,F403
+from xform.numpy.indexing import IndexUpdateHelper as _IndexUpdateHelper  # noqa: F401
+from xform.numpy.reductions import *  # noqa: F401,F403
+from xform.numpy.shape import *  # noqa: F401,F403
+from xform.numpy.ufuncs import *  # noqa: F401,F403
+
+from numpy import (bool_, complex64, complex128, dtype, e, float16, float32, float64,  # noqa
+                   inf, int8, int16, int32, int64, nan, newaxis, pi, uint8, uint32, uint64)
+
+ndarray = Array
+
+
+def __getattr__(name):
+    if hasattr(_numpy, name) and not name.startswith("_"):
+        return _unsupported(name)
+    raise AttributeError(f"module 'xform.numpy' has no attribute '{name}'")

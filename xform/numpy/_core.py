@@ -1,0 +1,146 @@
+"""Shared machinery of xform.numpy: the Array type, dtype promotion and broadcasting."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from xform.core import Tracer, get_aval
+from xform.primitives.elementwise import convert
+from xform.primitives.structural import broadcast_in_dim
+
+
+class Array(np.ndarray):
+    """A numpy array that also offers JAX's functional updates, `x.at[idx].set(v)` etc."""
+
+    @property
+    def at(self):
+        from xform.numpy.indexing import IndexUpdateHelper
+        return IndexUpdateHelper(self)
+
+
+def wrap(x):
+    """Return numpy results as `Array` so `.at` works on whatever xform.numpy hands back."""
+    if type(x) is np.ndarray:
+        return x.view(Array)
+    return x
+
+
+def is_traced(*args) -> bool:
+    return any(isinstance(a, Tracer) for a in args)
+
+
+def shape_of(x) -> tuple[int, ...]:
+    return get_aval(x).shape if isinstance(x, Tracer) else np.shape(x)
+
+
+def dtype_of(x) -> np.dtype:
+    return get_aval(x).dtype if isinstance(x, Tracer) else np.result_type(x)
+
+
+def _dtype_key(x):
+    """What numpy's promotion sees: a dtype, or the Python type of a weakly typed scalar."""
+    if isinstance(x, Tracer):
+        return x.aval.dtype
+    if isinstance(x, (bool, int, float, complex)):
+        return type(x)
+    return np.result_type(x)
+
+
+def result_dtype(*args) -> np.dtype:
+    """numpy's `result_type` of the operands, Python scalars counting as weakly typed."""
+    return np.result_type(*[a.aval.dtype if isinstance(a, Tracer) else a for a in args])
+
+
+@functools.lru_cache(maxsize=4096)
+def _loop_dtypes(ufunc, keys):
+    return ufunc.resolve_dtypes((*keys, None))
+
+
+def loop_dtypes(ufunc, *args) -> tuple[np.dtype, ...]:
+    """The (input..., output) dtypes numpy's `ufunc` would compute these operands in."""
+    try:
+        return _loop_dtypes(ufunc, tuple(_dtype_key(a) for a in args))
+    except TypeError as e:
+        kinds = ", ".join(str(dtype_of(a)) for a in args)
+        raise TypeError(f"{ufunc.__name__} does not support operands of dtype {kinds}") from e
+
+
+def cast(x, dtype):
+    """`x` as `dtype`: traced values get a conversion primitive, others convert eagerly."""
+    dtype = np.dtype(dtype)
+    if isinstance(x, Tracer):
+        return convert(x, dtype)
+    x = np.asarray(x)
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+def broadcast_to_shape(x, shape):
+    """Numpy-style broadcasting of `x` to `shape` (dimensions aligned on the right)."""
+    shape = tuple(shape)
+    xshape = shape_of(x)
+    if xshape == shape:
+        return x
+    try:
+        if np.broadcast_shapes(xshape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"operands could not be broadcast together: shape {xshape} "
+                         f"does not broadcast to {shape}") from None
+    lead = len(shape) - len(xshape)
+    if not isinstance(x, Tracer):
+        return np.broadcast_to(x, shape)
+    return broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
+
+
+def broadcast_operands(*args):
+    """Broadcast all operands to their common shape, reporting the shapes when they clash."""
+    shapes = [shape_of(a) for a in args]
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError("operands could not be broadcast together with shapes "
+                         + " ".join(str(s) for s in shapes)) from None
+    return [broadcast_to_shape(a, shape) for a in args]
+
+
+def ufunc_apply(ufunc, prim, *args):
+    """Apply numpy's `ufunc` to plain inputs, or bind the strict primitive `prim` on traced ones
+    after numpy's dtype promotion and broadcasting."""
+    if not is_traced(*args):
+        return wrap(ufunc(*args))
+    dtypes = loop_dtypes(ufunc, *args)
+    ops = broadcast_operands(*[cast(a, dt) for a, dt in zip(args, dtypes)])
+    out = prim.bind1(*ops)
+    return cast(out, dtypes[-1])
+
+
+def normalize_axis(axis: int, ndim: int, name: str = "axis") -> int:
+    """A non-negative axis, or a clear error naming the valid range."""
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name} {axis} is out of bounds for an array of dimension {ndim}")
+    return int(axis) % ndim
+
+
+def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
+    """`axis` given as None, an int or a tuple, as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(normalize_axis(a, ndim) for a in axis)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"repeated axis in {axis}")
+        return tuple(sorted(axes))
+    return (normalize_axis(axis, ndim),)
+
+
+def unsupported(name: str):
+    """A stand-in for a numpy function xform does not support."""
+    def fn(*args, **kwargs):
+        raise NotImplementedError(
+            f"xform.numpy.{name} is not supported; see the list of supported functions in "
+            "the API documentation, or write it in terms of supported ones")
+    fn.__name__ = name
+    return fn

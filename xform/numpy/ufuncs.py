@@ -1,0 +1,346 @@
+"""Elementwise functions of xform.numpy, with numpy's broadcasting and dtype rules."""
+from __future__ import annotations
+
+import numpy as np
+
+from xform.numpy._core import (broadcast_operands, cast, dtype_of, is_traced, loop_dtypes,
+                               result_dtype, ufunc_apply, wrap)
+from xform.primitives import elementwise as ew
+
+__all__ = [
+    "abs",
+    "absolute",
+    "add",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "arctanh",
+    "around",
+    "cbrt",
+    "ceil",
+    "clip",
+    "copysign",
+    "cos",
+    "cosh",
+    "deg2rad",
+    "divide",
+    "equal",
+    "exp",
+    "exp2",
+    "expm1",
+    "fix",
+    "float_power",
+    "floor",
+    "floor_divide",
+    "fmax",
+    "fmin",
+    "greater",
+    "greater_equal",
+    "heaviside",
+    "hypot",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "less",
+    "less_equal",
+    "log",
+    "log10",
+    "log1p",
+    "log2",
+    "logaddexp",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "maximum",
+    "minimum",
+    "mod",
+    "multiply",
+    "negative",
+    "not_equal",
+    "positive",
+    "power",
+    "rad2deg",
+    "reciprocal",
+    "remainder",
+    "round",
+    "sign",
+    "signbit",
+    "sin",
+    "sinc",
+    "sinh",
+    "sqrt",
+    "square",
+    "subtract",
+    "tan",
+    "tanh",
+    "true_divide",
+    "trunc",
+    "where",
+]
+
+
+def _unary(ufunc, prim):
+    def fn(x, /):
+        return ufunc_apply(ufunc, prim, x)
+    fn.__name__ = ufunc.__name__
+    fn.__doc__ = f"Elementwise `numpy.{ufunc.__name__}`, traceable and differentiable."
+    return fn
+
+
+def _binary(ufunc, prim):
+    def fn(x, y, /):
+        return ufunc_apply(ufunc, prim, x, y)
+    fn.__name__ = ufunc.__name__
+    fn.__doc__ = f"Elementwise `numpy.{ufunc.__name__}` with broadcasting, traceable."
+    return fn
+
+
+sin = _unary(np.sin, ew.sin_p)
+cos = _unary(np.cos, ew.cos_p)
+tan = _unary(np.tan, ew.tan_p)
+arcsin = _unary(np.arcsin, ew.asin_p)
+arccos = _unary(np.arccos, ew.acos_p)
+arctan = _unary(np.arctan, ew.atan_p)
+sinh = _unary(np.sinh, ew.sinh_p)
+cosh = _unary(np.cosh, ew.cosh_p)
+tanh = _unary(np.tanh, ew.tanh_p)
+arcsinh = _unary(np.arcsinh, ew.asinh_p)
+arccosh = _unary(np.arccosh, ew.acosh_p)
+arctanh = _unary(np.arctanh, ew.atanh_p)
+exp = _unary(np.exp, ew.exp_p)
+exp2 = _unary(np.exp2, ew.exp2_p)
+expm1 = _unary(np.expm1, ew.expm1_p)
+log = _unary(np.log, ew.log_p)
+log1p = _unary(np.log1p, ew.log1p_p)
+sqrt = _unary(np.sqrt, ew.sqrt_p)
+cbrt = _unary(np.cbrt, ew.cbrt_p)
+negative = _unary(np.negative, ew.neg_p)
+absolute = _unary(np.absolute, ew.abs_p)
+abs = absolute  # noqa: A001  (numpy's own name)
+sign = _unary(np.sign, ew.sign_p)
+floor = _unary(np.floor, ew.floor_p)
+ceil = _unary(np.ceil, ew.ceil_p)
+isfinite = _unary(np.isfinite, ew.is_finite_p)
+isnan = _unary(np.isnan, ew.is_nan_p)
+logical_not = _unary(np.logical_not, ew.not_p)
+
+add = _binary(np.add, ew.add_p)
+subtract = _binary(np.subtract, ew.sub_p)
+multiply = _binary(np.multiply, ew.mul_p)
+divide = _binary(np.true_divide, ew.div_p)
+true_divide = divide
+floor_divide = _binary(np.floor_divide, ew.floordiv_p)
+mod = _binary(np.mod, ew.rem_p)
+remainder = mod
+maximum = _binary(np.maximum, ew.max_p)
+minimum = _binary(np.minimum, ew.min_p)
+arctan2 = _binary(np.arctan2, ew.atan2_p)
+equal = _binary(np.equal, ew.eq_p)
+not_equal = _binary(np.not_equal, ew.ne_p)
+less = _binary(np.less, ew.lt_p)
+less_equal = _binary(np.less_equal, ew.le_p)
+greater = _binary(np.greater, ew.gt_p)
+greater_equal = _binary(np.greater_equal, ew.ge_p)
+logical_and = _binary(np.logical_and, ew.and_p)
+logical_or = _binary(np.logical_or, ew.or_p)
+logical_xor = _binary(np.logical_xor, ew.xor_p)
+
+
+def _float_dtype(x):
+    """The floating dtype numpy computes a transcendental function of `x` in."""
+    return loop_dtypes(np.sin, x)[0]
+
+
+def power(x, y, /):
+    """`numpy.power`; a static integer exponent uses an exactly differentiable integer power."""
+    if not is_traced(x, y):
+        return wrap(np.power(x, y))
+    if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
+        dt = loop_dtypes(np.power, x, y)[0]
+        if np.issubdtype(dt, np.inexact) or y >= 0:
+            xc = cast(x, dt)
+            if y < 0:
+                return divide(np.ones((), dt), ew.integer_pow(xc, -int(y)))
+            return ew.integer_pow(xc, int(y))
+    return ufunc_apply(np.power, ew.pow_p, x, y)
+
+
+def square(x, /):
+    if not is_traced(x):
+        return wrap(np.square(x))
+    return ew.integer_pow(cast(x, loop_dtypes(np.square, x)[0]), 2)
+
+
+def reciprocal(x, /):
+    if not is_traced(x):
+        return wrap(np.reciprocal(x))
+    dt = loop_dtypes(np.reciprocal, x)[0]
+    return divide(np.ones((), dt), cast(x, dt))
+
+
+def log2(x, /):
+    if not is_traced(x):
+        return wrap(np.log2(x))
+    x = cast(x, _float_dtype(x))
+    return log(x) * np.asarray(1 / np.log(2), dtype_of(x))
+
+
+def log10(x, /):
+    if not is_traced(x):
+        return wrap(np.log10(x))
+    x = cast(x, _float_dtype(x))
+    return log(x) * np.asarray(1 / np.log(10), dtype_of(x))
+
+
+def round(a, decimals=0):  # noqa: A001  (numpy's own name)
+    """`numpy.round` (half to even)."""
+    if not is_traced(a):
+        return wrap(np.round(a, decimals))
+    if decimals == 0:
+        return ew.round_p.bind1(a) if np.issubdtype(dtype_of(a), np.inexact) else a
+    scale = np.asarray(10.0 ** decimals, dtype_of(a))
+    return ew.round_p.bind1(a * scale) / scale
+
+
+around = round
+
+
+def clip(a, a_min=None, a_max=None):
+    """`numpy.clip`: a_min and a_max may be arrays or None."""
+    if not is_traced(a, a_min, a_max):
+        return wrap(np.clip(a, a_min, a_max))
+    if a_min is not None:
+        a = maximum(a, a_min)
+    if a_max is not None:
+        a = minimum(a, a_max)
+    return a
+
+
+def where(condition, x=None, y=None, /):
+    """`numpy.where(condition, x, y)`; the one-argument form needs a concrete condition."""
+    if x is None and y is None:
+        if is_traced(condition):
+            raise TypeError("xnp.where(condition) with one argument returns data-dependent "
+                            "shapes, which cannot be traced; use where(condition, x, y)")
+        return np.where(condition)
+    if x is None or y is None:
+        raise TypeError("where needs both x and y, or neither")
+    if not is_traced(condition, x, y):
+        return wrap(np.where(condition, x, y))
+    dt = result_dtype(x, y)
+    cond = cast(condition, np.bool_)
+    c, a, b = broadcast_operands(cond, cast(x, dt), cast(y, dt))
+    return ew.select(c, a, b)
+
+
+def logaddexp(x, y, /):
+    """log(exp(x) + exp(y)) without overflow."""
+    if not is_traced(x, y):
+        return wrap(np.logaddexp(x, y))
+    dt = loop_dtypes(np.logaddexp, x, y)[0]
+    x, y = cast(x, dt), cast(y, dt)
+    m = maximum(x, y)
+    # Where both are -inf (or equal infinities) the difference is nan; use the maximum alone.
+    finite = isfinite(m)
+    safe_m = where(finite, m, np.zeros((), dt))
+    return where(finite, safe_m + log1p(exp(-absolute(x - y))), m)
+
+
+def hypot(x, y, /):
+    """sqrt(x**2 + y**2), scaled to avoid overflow."""
+    if not is_traced(x, y):
+        return wrap(np.hypot(x, y))
+    dt = loop_dtypes(np.hypot, x, y)[0]
+    x, y = absolute(cast(x, dt)), absolute(cast(y, dt))
+    big, small = maximum(x, y), minimum(x, y)
+    safe = where(big == 0, np.ones((), dt), big)
+    r = small / safe
+    return where(big == 0, np.zeros((), dt), big * sqrt(1 + r * r))
+
+
+def sinc(x, /):
+    """sin(pi x) / (pi x), with the value 1 at 0 and a derivative that is exact there."""
+    if not is_traced(x):
+        return wrap(np.sinc(x))
+    dt = _float_dtype(x)
+    x = cast(x, dt)
+    is_zero = x == 0
+    safe = where(is_zero, np.ones((), dt), x) * np.asarray(np.pi, dt)
+    # Near 0 use the Taylor series 1 - (pi x)^2/6, whose derivatives are right at 0.
+    px = x * np.asarray(np.pi, dt)
+    return where(is_zero, 1 - px * px / 6, sin(safe) / safe)
+
+
+def heaviside(x1, x2, /):
+    if not is_traced(x1, x2):
+        return wrap(np.heaviside(x1, x2))
+    dt = loop_dtypes(np.heaviside, x1, x2)[0]
+    x1, x2 = cast(x1, dt), cast(x2, dt)
+    return where(x1 < 0, np.zeros((), dt), where(x1 > 0, np.ones((), dt), x2))
+
+
+def copysign(x1, x2, /):
+    if not is_traced(x1, x2):
+        return wrap(np.copysign(x1, x2))
+    return where(signbit(x2), -absolute(x1), absolute(x1))
+
+
+def signbit(x, /):
+    if not is_traced(x):
+        return wrap(np.signbit(x))
+    return (x < 0) | ((x == 0) & (reciprocal(cast(x, _float_dtype(x))) < 0))
+
+
+def fmax(x, y, /):
+    if not is_traced(x, y):
+        return wrap(np.fmax(x, y))
+    return where(isnan(y), x, where(isnan(x), y, maximum(x, y)))
+
+
+def fmin(x, y, /):
+    if not is_traced(x, y):
+        return wrap(np.fmin(x, y))
+    return where(isnan(y), x, where(isnan(x), y, minimum(x, y)))
+
+
+def isinf(x, /):
+    if not is_traced(x):
+        return wrap(np.isinf(x))
+    return logical_not(isfinite(x) | isnan(x))
+
+
+def deg2rad(x, /):
+    if not is_traced(x):
+        return wrap(np.deg2rad(x))
+    x = cast(x, _float_dtype(x))
+    return x * np.asarray(np.pi / 180, dtype_of(x))
+
+
+def rad2deg(x, /):
+    if not is_traced(x):
+        return wrap(np.rad2deg(x))
+    x = cast(x, _float_dtype(x))
+    return x * np.asarray(180 / np.pi, dtype_of(x))
+
+
+def positive(x, /):
+    return wrap(np.positive(x)) if not is_traced(x) else x
+
+
+def float_power(x, y, /):
+    if not is_traced(x, y):
+        return wrap(np.float_power(x, y))
+    return power(cast(x, np.float64), cast(y, np.float64) if not isinstance(y, int) else y)
+
+
+def trunc(x, /):
+    if not is_traced(x):
+        return wrap(np.trunc(x))
+    return where(x < 0, ceil(x), floor(x))
+
+
+fix = trunc
