@@ -1,6 +1,7 @@
 """xform: composable function transformations (grad, vmap, jit) for numpy code on the CPU."""
 from xform import numpy, tree  # noqa: F401
-from xform.api import make_ir  # noqa: F401
+from xform.api import (grad, hessian, jacfwd, jacrev, jvp, linearize, make_ir,  # noqa: F401
+                       stop_gradient, value_and_grad, vjp, vmap)
 from xform.core import IR  # noqa: F401
 
 __version__ = "0.1.0"

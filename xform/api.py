@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from xform import tree
-from xform.core import IR, Tracer, close_ir, get_aval, trace_to_ir
+from xform.core import IR, Tracer, Zero, close_ir, eval_ir, get_aval, trace_to_ir
+from xform.primitives.elementwise import convert, stop_gradient_p
+from xform.primitives.structural import reshape, slice_
+from xform.transforms.jvp import jvp_flat
+from xform.transforms.vjp import linearize_flat, vjp_flat
+from xform.transforms.vmap import vmap_flat
 
 
 def _static_args(args, static_argnums):
@@ -41,3 +48,339 @@ def make_ir(fun: Callable, static_argnums=()) -> Callable[..., IR]:
         return close_ir(ir, consts)
     return traced
 
+
+
+# ----------------------------------------------------------------------------- helpers
+
+class _Flattened:
+    """`fun` as a function of the flat leaves of the arguments at `argnums`."""
+
+    def __init__(self, fun, args, kwargs, argnums, has_aux=False):
+        self.fun, self.args, self.kwargs, self.has_aux = fun, args, kwargs, has_aux
+        self.argnums = argnums
+        self.leaves, self.in_tree = tree.flatten([args[i] for i in argnums])
+        self.out_tree = self.aux_tree = None
+        self.n_aux = 0
+
+    def __call__(self, *flat):
+        dyn = tree.unflatten(self.in_tree, flat)
+        full = list(self.args)
+        for i, v in zip(self.argnums, dyn):
+            full[i] = v
+        out = self.fun(*full, **self.kwargs)
+        aux_leaves = []
+        if self.has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError("with has_aux=True the function must return a pair "
+                                f"(output, aux), got {type(out).__name__}")
+            out, aux = out
+            aux_leaves, self.aux_tree = tree.flatten(aux)
+            self.n_aux = len(aux_leaves)
+        out_leaves, self.out_tree = tree.flatten(out)
+        return [*out_leaves, *aux_leaves]
+
+    def split(self, outs):
+        """(output pytree, aux pytree or None) from flat outputs."""
+        n = len(outs) - self.n_aux
+        out = tree.unflatten(self.out_tree, outs[:n])
+        return out, (tree.unflatten(self.aux_tree, outs[n:]) if self.has_aux else None)
+
+
+def _argnums(argnums, nargs, name):
+    many = isinstance(argnums, (tuple, list))
+    nums = tuple(argnums) if many else (argnums,)
+    for a in nums:
+        if not isinstance(a, int) or not -nargs <= a < nargs:
+            raise ValueError(f"{name}: argnums {argnums!r} does not fit a call with {nargs} "
+                             "positional arguments")
+    return tuple(a % nargs for a in nums), many
+
+
+def _check_differentiable(leaves, name):
+    for i, x in enumerate(leaves):
+        dt = get_aval(x).dtype
+        if not np.issubdtype(dt, np.floating):
+            raise TypeError(
+                f"{name} needs floating-point inputs to differentiate with respect to, but an "
+                f"input has dtype {dt}. Convert it (e.g. x.astype(float), or 1.0 instead of 1) "
+                "or leave it out of argnums.")
+
+
+def _zeros_to_arrays(cts, avals_of):
+    return [np.zeros(get_aval(p).shape, get_aval(p).dtype) if isinstance(c, Zero) else c
+            for c, p in zip(cts, avals_of)]
+
+
+# ----------------------------------------------------------------------------- forward mode
+
+def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
+    """Forward mode: `(fun(*primals), J·tangents)`.
+
+    >>> import xform as xf, xform.numpy as xnp
+    >>> xf.jvp(xnp.sin, (0.0,), (2.0,))
+    (0.0, 2.0)
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise TypeError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    flat = _Flattened(fun, primals, {}, tuple(range(len(primals))), has_aux)
+    t_leaves, t_tree = tree.flatten(list(tangents))
+    if t_tree != flat.in_tree:
+        raise TypeError(f"jvp: tangents have structure {t_tree}, primals {flat.in_tree}")
+    for p, t in zip(flat.leaves, t_leaves):
+        if get_aval(p).shape != get_aval(t).shape:
+            raise TypeError(f"jvp: a tangent of shape {get_aval(t).shape} was given for a "
+                            f"primal of shape {get_aval(p).shape}")
+    ts = [t if np.issubdtype(get_aval(p).dtype, np.inexact) else Zero(get_aval(p))
+          for p, t in zip(flat.leaves, t_leaves)]
+    p_out, t_out = jvp_flat(flat, flat.leaves, ts)
+    n = len(p_out) - flat.n_aux
+    t_out = _zeros_to_arrays(t_out[:n], p_out[:n])
+    out, aux = flat.split(p_out)
+    t_tree_out = tree.unflatten(flat.out_tree, t_out)
+    return (out, t_tree_out, aux) if has_aux else (out, t_tree_out)
+
+
+def linearize(fun: Callable, *primals):
+    """`(fun(*primals), f_jvp)` where `f_jvp(*tangents)` reuses one linearization."""
+    flat = _Flattened(fun, primals, {}, tuple(range(len(primals))))
+    _check_differentiable(flat.leaves, "linearize")
+    p_out, ir, consts = linearize_flat(flat, flat.leaves)
+    out, _ = flat.split(p_out)
+    out_tree = flat.out_tree
+
+    def f_jvp(*tangents):
+        t_leaves, t_tree = tree.flatten(list(tangents))
+        if t_tree != flat.in_tree:
+            raise TypeError(f"f_jvp: tangents have structure {t_tree}, expected "
+                            f"{flat.in_tree}")
+        return tree.unflatten(out_tree, eval_ir(ir, [*consts, *t_leaves]))
+    return out, f_jvp
+
+
+# ----------------------------------------------------------------------------- reverse mode
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """Reverse mode: `(fun(*primals), vjp_fun)`; `vjp_fun(ct)` returns one cotangent per primal.
+
+    >>> import xform as xf, xform.numpy as xnp
+    >>> y, f_vjp = xf.vjp(xnp.sin, 0.0)
+    >>> f_vjp(1.0)
+    (1.0,)
+    """
+    flat = _Flattened(fun, primals, {}, tuple(range(len(primals))), has_aux)
+    _check_differentiable(flat.leaves, "vjp")
+    p_out, backward = vjp_flat(flat, flat.leaves, flat.n_aux)
+    out, aux = flat.split(p_out)
+    out_tree, in_tree, leaves = flat.out_tree, flat.in_tree, flat.leaves
+    n = len(p_out) - flat.n_aux
+
+    def vjp_fun(ct):
+        ct_leaves, ct_tree = tree.flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError(f"vjp_fun: the cotangent has structure {ct_tree} but the "
+                            f"output has {out_tree}")
+        for c, o in zip(ct_leaves, p_out[:n]):
+            if get_aval(c).shape != get_aval(o).shape:
+                raise TypeError(f"vjp_fun: a cotangent of shape {get_aval(c).shape} was given "
+                                f"for an output of shape {get_aval(o).shape}")
+        ct_leaves = [_cast_like(c, o) for c, o in zip(ct_leaves, p_out[:n])]
+        cts = _zeros_to_arrays(backward(ct_leaves), leaves)
+        return tuple(tree.unflatten(in_tree, cts))
+    return (out, vjp_fun, aux) if has_aux else (out, vjp_fun)
+
+
+def _cast_like(c, o):
+    dt = get_aval(o).dtype
+    if isinstance(c, Tracer):
+        return c if c.aval.dtype == dt else convert(c, dt)
+    return np.asarray(c, dt)
+
+
+def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
+    """A function returning `(fun(*args), gradient)`; with has_aux, `((value, aux), gradient)`.
+
+    >>> import xform as xf, xform.numpy as xnp
+    >>> xf.value_and_grad(lambda x: x ** 2)(3.0)
+    (9.0, 6.0)
+    """
+    def value_and_grad_fun(*args, **kwargs):
+        nums, many = _argnums(argnums, len(args), "grad")
+        flat = _Flattened(fun, args, kwargs, nums, has_aux)
+        _check_differentiable(flat.leaves, "grad")
+        p_out, backward = vjp_flat(flat, flat.leaves, flat.n_aux, "grad")
+        n = len(p_out) - flat.n_aux
+        if n != 1 or get_aval(p_out[0]).shape != ():
+            shapes = [get_aval(o).shape for o in p_out[:n]]
+            raise TypeError(
+                f"grad needs a function with a single scalar output, but it returned outputs "
+                f"of shapes {shapes}. Use xf.jacrev or xf.vjp for non-scalar outputs, or reduce "
+                "the output (e.g. with .sum()).")
+        if not np.issubdtype(get_aval(p_out[0]).dtype, np.floating):
+            raise TypeError(f"grad needs a floating-point output, got "
+                            f"{get_aval(p_out[0]).dtype}")
+        seed = np.ones((), get_aval(p_out[0]).dtype)
+        cts = _zeros_to_arrays(backward([seed]), flat.leaves)
+        grads = tree.unflatten(flat.in_tree, cts)
+        out, aux = flat.split(p_out)
+        g = tuple(grads) if many else grads[0]
+        return ((out, aux), g) if has_aux else (out, g)
+    return value_and_grad_fun
+
+
+def grad(fun: Callable, argnums=0, has_aux: bool = False):
+    """The gradient of a scalar-valued function (with has_aux: `(gradient, aux)`).
+
+    >>> import xform as xf, xform.numpy as xnp
+    >>> xf.grad(xf.grad(xnp.sin))(0.0)
+    -0.0
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    def grad_fun(*args, **kwargs):
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+    return grad_fun
+
+
+# ----------------------------------------------------------------------------- vmap
+
+def _resolve_axes(axes_prefix, leaves_tree, what):
+    try:
+        return tree.broadcast_prefix(axes_prefix, leaves_tree)
+    except ValueError as e:
+        raise ValueError(f"vmap {what} {axes_prefix!r} does not match the structure of the "
+                         f"{'arguments' if what == 'in_axes' else 'outputs'}: {e}") from None
+
+
+def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None):
+    """Vectorise `fun` over an axis of its arguments, in one batched pass.
+
+    >>> import numpy as np, xform as xf, xform.numpy as xnp
+    >>> xf.vmap(lambda x: x @ x)(np.ones((4, 3))).shape
+    (4,)
+    """
+    def batched(*args, **kwargs):
+        prefix = tuple(in_axes) if isinstance(in_axes, list) else in_axes
+        if isinstance(prefix, tuple) and len(prefix) != len(args):
+            raise ValueError(f"vmap in_axes has {len(prefix)} entries but the function was "
+                             f"called with {len(args)} positional arguments")
+        leaves, in_tree = tree.flatten(list(args))
+        axes = _resolve_axes(list(prefix) if isinstance(prefix, tuple) else prefix,
+                             list(args), "in_axes")
+        sizes, dims = {}, []
+        for i, (x, ax) in enumerate(zip(leaves, axes)):
+            if ax is None:
+                dims.append(None)
+                continue
+            nd = len(get_aval(x).shape)
+            if not isinstance(ax, int) or not -nd <= ax < nd:
+                raise ValueError(f"vmap in_axes {ax!r} is out of range for an argument of "
+                                 f"shape {get_aval(x).shape}")
+            dims.append(ax % nd)
+            sizes[i] = get_aval(x).shape[ax]
+        if len(set(sizes.values())) > 1:
+            detail = ", ".join(f"leaf {i}: {n}" for i, n in sizes.items())
+            raise ValueError(f"vmap got inconsistent batch sizes along the mapped axes ({detail})"
+                             "; every mapped argument needs the same size")
+        if not sizes and axis_size is None:
+            raise ValueError("vmap needs at least one argument with a mapped axis, or axis_size")
+        size = next(iter(sizes.values())) if sizes else axis_size
+        if axis_size is not None and size != axis_size:
+            raise ValueError(f"vmap axis_size={axis_size} but the mapped axes have size {size}")
+        store = {}
+
+        def flat_fun(*flat):
+            out = fun(*tree.unflatten(in_tree, flat), **kwargs)
+            out_leaves, store["tree"] = tree.flatten(out)
+            store["out"] = out
+            return out_leaves
+
+        def out_dims():
+            dims_out = _resolve_axes(out_axes, store["out"], "out_axes")
+            return [None if d is None else int(d) for d in dims_out]
+        outs = vmap_flat(flat_fun, leaves, dims, out_dims, size)
+        return tree.unflatten(store["tree"], outs)
+    return batched
+
+
+# ----------------------------------------------------------------------------- Jacobians
+
+def _jac_assemble(blocks, out_tree, in_tree):
+    return tree.unflatten(out_tree, [tree.unflatten(in_tree, row) for row in blocks])
+
+
+def jacfwd(fun: Callable, argnums=0):
+    """The Jacobian by forward mode: one batched jvp over the input basis.
+    Each block has shape out.shape + in.shape."""
+    def jac(*args):
+        nums, many = _argnums(argnums, len(args), "jacfwd")
+        flat = _Flattened(fun, args, {}, nums)
+        _check_differentiable(flat.leaves, "jacfwd")
+        sizes = [get_aval(x).size for x in flat.leaves]
+        n = sum(sizes)
+        basis = np.eye(n, dtype=np.result_type(*[get_aval(x).dtype for x in flat.leaves]))
+        offsets = np.cumsum([0, *sizes])
+        tangents = [basis[:, a:b].reshape((n, *get_aval(x).shape)).astype(get_aval(x).dtype)
+                    for x, a, b in zip(flat.leaves, offsets[:-1], offsets[1:])]
+        out_shapes = []
+
+        def push(*ts):
+            p_out, t_out = jvp_flat(flat, flat.leaves, list(ts), "jacfwd")
+            out_shapes[:] = [get_aval(p).shape for p in p_out]
+            return _zeros_to_arrays(t_out, p_out)
+        cols = vmap_flat(push, tangents, [0] * len(tangents),
+                         lambda: [-1] * len(out_shapes), n)
+        blocks = []
+        for oshape, col in zip(out_shapes, cols):
+            blocks.append([reshape(slice_(col, (0,) * len(oshape) + (a,), (*oshape, b)),
+                                   (*oshape, *get_aval(x).shape))
+                           for x, a, b in zip(flat.leaves, offsets[:-1], offsets[1:])])
+        return _jac_assemble(blocks, flat.out_tree, _in_structure(args, nums, many))
+    return jac
+
+
+def _in_structure(args, nums, many):
+    return tree.structure(tuple(args[i] for i in nums)) if many else tree.structure(args[nums[0]])
+
+
+def jacrev(fun: Callable, argnums=0):
+    """The Jacobian by reverse mode: one batched backward pass over the output basis.
+    Each block has shape out.shape + in.shape."""
+    def jac(*args):
+        nums, many = _argnums(argnums, len(args), "jacrev")
+        flat = _Flattened(fun, args, {}, nums)
+        _check_differentiable(flat.leaves, "jacrev")
+        p_out, backward = vjp_flat(flat, flat.leaves, 0, "jacrev")
+        sizes = [get_aval(o).size for o in p_out]
+        m = sum(sizes)
+        dtype = np.result_type(*[get_aval(o).dtype for o in p_out])
+        basis = np.eye(m, dtype=dtype)
+        offsets = np.cumsum([0, *sizes])
+        cts = [basis[a:b].reshape((m, *get_aval(o).shape)).astype(get_aval(o).dtype)
+               for o, a, b in zip(p_out, offsets[:-1], offsets[1:])]
+
+        def pull(*c):
+            return _zeros_to_arrays(backward(list(c)), flat.leaves)
+        rows = vmap_flat(pull, cts, [0] * len(cts), [0] * len(flat.leaves), m)
+        blocks = []
+        for o, a, b in zip(p_out, offsets[:-1], offsets[1:]):
+            oshape = get_aval(o).shape
+            row = []
+            for x, r in zip(flat.leaves, rows):
+                xshape = get_aval(x).shape
+                part = slice_(r, (a, *(0,) * len(xshape)), (b, *xshape))
+                row.append(reshape(part, (*oshape, *xshape)))
+            blocks.append(row)
+        return _jac_assemble(blocks, flat.out_tree, _in_structure(args, nums, many))
+    return jac
+
+
+def hessian(fun: Callable, argnums=0):
+    """The Hessian, as forward-over-reverse: jacfwd(jacrev(fun))."""
+    return jacfwd(jacrev(fun, argnums), argnums)
+
+
+def stop_gradient(x):
+    """The identity on values, with a zero derivative (applied to every leaf of a pytree)."""
+    return tree.map(lambda v: stop_gradient_p.bind1(v) if isinstance(v, Tracer) else v, x)

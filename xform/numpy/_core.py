@@ -42,7 +42,7 @@ def _dtype_key(x):
     """What numpy's promotion sees: a dtype, or the Python type of a weakly typed scalar."""
     if isinstance(x, Tracer):
         return x.aval.dtype
-    if isinstance(x, (bool, int, float, complex)):
+    if type(x) in (bool, int, float, complex):
         return type(x)
     return np.result_type(x)
 

@@ -131,6 +131,9 @@ is_nan_p = nondiff_jvp(unary("is_nan", np.isnan, out_dtype=np.bool_))
 not_p = nondiff_jvp(unary("not", np.logical_not, float_only=False))
 not_p.abstract_eval = lambda x: _same_shape_aval(x, dtype=np.bool_)
 
+# stop_gradient: the identity, with a zero derivative.
+stop_gradient_p = nondiff_jvp(unary("stop_gradient", lambda x: x, float_only=False))
+
 polygamma_p = Primitive("polygamma")
 polygamma_p.impl = lambda x, *, n: [special_impl.polygamma(n, x)]
 polygamma_p.abstract_eval = lambda x, *, n: [x]

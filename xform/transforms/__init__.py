@@ -1,0 +1,1 @@
+"""IR-to-IR transformations: jvp, vjp (linearize + transpose), vmap, and simplification."""

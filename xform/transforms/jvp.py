@@ -1,0 +1,77 @@
+"""Forward mode: push tangents alongside primals, one primitive's `jvp` rule at a time."""
+from __future__ import annotations
+
+import numpy as np
+
+from xform.core import Interpreter, Tracer, Zero, get_aval, new_interpreter, using
+
+
+class JVPTracer(Tracer):
+    """A primal value paired with its tangent (a dual number)."""
+
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, interp, primal, tangent):
+        self.interp = interp
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def aval(self):
+        return get_aval(self.primal)
+
+    def concrete(self):
+        p = self.primal
+        return p.concrete() if isinstance(p, Tracer) else p
+
+
+class JVPInterpreter(Interpreter):
+    """Applies jvp rules to operations on its own tracers; others pass to the parent."""
+
+    def __init__(self, parent, name: str = "jvp"):
+        super().__init__(parent)
+        self.name = name
+
+    def process(self, prim, args, params):
+        primals, tangents, own = [], [], False
+        for a in args:
+            if isinstance(a, JVPTracer) and a.interp is self:
+                own = True
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+            else:
+                primals.append(self.lift(a))
+                tangents.append(None)
+        with using(self.parent):
+            if not own:
+                return prim.bind(*primals, **params)
+            tangents = [Zero(get_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
+            primals_out, tangents_out = prim.rule("jvp")(primals, tangents, **params)
+        return [p if isinstance(t, Zero) else JVPTracer(self, p, t)
+                for p, t in zip(primals_out, tangents_out)]
+
+
+def unpack(interp: JVPInterpreter, x):
+    """(primal, tangent) of an output; values the interpreter does not own have zero tangent."""
+    if isinstance(x, JVPTracer) and x.interp is interp:
+        return x.primal, x.tangent
+    return x, Zero(get_aval(x))
+
+
+def jvp_flat(fun, primals: list, tangents: list, name: str = "jvp"):
+    """Run `fun(*flat) -> list` on dual numbers; returns (primals_out, tangents_out) lists,
+    tangents possibly `Zero`."""
+    with new_interpreter(JVPInterpreter, name) as interp:
+        ins = [p if isinstance(t, Zero) else JVPTracer(interp, p, t)
+               for p, t in zip(primals, tangents)]
+        outs = fun(*ins)
+        pairs = [unpack(interp, o) for o in outs]
+    return [p for p, _ in pairs], [t for _, t in pairs]
+
+
+def zeros_like_aval(aval):
+    return np.zeros(aval.shape, aval.dtype)
+
+
+def instantiate_zeros(ts):
+    return [zeros_like_aval(t.aval) if isinstance(t, Zero) else t for t in ts]
