@@ -167,10 +167,10 @@ integer_pow_p.abstract_eval = lambda x, *, y: [x]
 
 
 def _integer_pow_impl(x, y):
+    x = np.asarray(x)
     if y == 2:
         return x * x
-    return np.power(x, x.dtype.type(y)) if np.issubdtype(np.asarray(x).dtype, np.inexact) \
-        else np.power(x, y)
+    return np.power(x, x.dtype.type(y))
 
 
 def integer_pow(x, y: int):
