@@ -16,8 +16,9 @@ class ShapedArray:
     __slots__ = ("shape", "dtype")
 
     def __init__(self, shape: tuple[int, ...], dtype: Any):
-        self.shape = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
+        self.shape = shape if type(shape) is tuple else tuple(int(d) for d in shape)
+        self.dtype = dtype if type(dtype) is np.dtype or isinstance(dtype, np.dtype) \
+            else np.dtype(dtype)
 
     @property
     def ndim(self) -> int:
@@ -399,8 +400,11 @@ class TraceInterpreter(Interpreter):
 
     def process(self, prim, args, params):
         if not any(isinstance(a, TraceTracer) and a.interp is self for a in args):
-            with using(self.parent):
+            token = _current.set(self.parent)
+            try:
                 return prim.bind(*args, **params)
+            finally:
+                _current.reset(token)
         inputs = [self.atom(a) for a in args]
         out_avals = prim.rule("abstract_eval")(*[a.aval for a in inputs], **params)
         outs = [Var(a) for a in out_avals]

@@ -96,6 +96,8 @@ def broadcast_to_shape(x, shape):
 def broadcast_operands(*args):
     """Broadcast all operands to their common shape, reporting the shapes when they clash."""
     shapes = [shape_of(a) for a in args]
+    if all(s == shapes[0] for s in shapes):
+        return list(args)
     try:
         shape = np.broadcast_shapes(*shapes)
     except ValueError:

@@ -3,22 +3,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import Interpreter, Tracer, Zero, get_aval, new_interpreter, using
+from xform.core import Interpreter, Tracer, Zero, _current, get_aval, new_interpreter
 
 
 class JVPTracer(Tracer):
     """A primal value paired with its tangent (a dual number)."""
 
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "_aval")
 
     def __init__(self, interp, primal, tangent):
         self.interp = interp
         self.primal = primal
         self.tangent = tangent
+        self._aval = None
 
     @property
     def aval(self):
-        return get_aval(self.primal)
+        if self._aval is None:
+            self._aval = get_aval(self.primal)
+        return self._aval
 
     def concrete(self):
         p = self.primal
@@ -42,11 +45,14 @@ class JVPInterpreter(Interpreter):
             else:
                 primals.append(self.lift(a))
                 tangents.append(None)
-        with using(self.parent):
+        token = _current.set(self.parent)
+        try:
             if not own:
                 return prim.bind(*primals, **params)
             tangents = [Zero(get_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
             primals_out, tangents_out = prim.rule("jvp")(primals, tangents, **params)
+        finally:
+            _current.reset(token)
         return [p if isinstance(t, Zero) else JVPTracer(self, p, t)
                 for p, t in zip(primals_out, tangents_out)]
 
