@@ -1,2 +1,390 @@
-"""placeholder"""
-__all__ = []
+"""`xform.numpy.linalg`: numpy.linalg's functions, traceable and differentiable.
+
+On plain inputs each function calls `numpy.linalg` directly; on traced values it binds the
+linear-algebra primitives of `xform.primitives.linalg` after numpy's dtype rules (integers become
+float64, float32 stays float32) and broadcasting of batch dimensions.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from xform.core import get_aval
+from xform.numpy._core import cast, is_traced, normalize_axis, unsupported, wrap
+from xform.primitives import elementwise as ew
+from xform.primitives import linalg as lp
+from xform.primitives.reductions import reduce_max, reduce_min, reduce_sum
+from xform.primitives.structural import broadcast_in_dim, reshape, transpose
+
+__all__ = [
+    "EighResult",
+    "LinAlgError",
+    "QRResult",
+    "SVDResult",
+    "SlogdetResult",
+    "cholesky",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "norm",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+]
+
+LinAlgError = np.linalg.LinAlgError
+
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _linalg_dtype(*xs) -> np.dtype:
+    """numpy.linalg's computation dtype: float64 unless every operand is float32."""
+    dtypes = [get_aval(x).dtype for x in xs]
+    for d in dtypes:
+        if np.issubdtype(d, np.complexfloating):
+            raise NotImplementedError("xform.numpy.linalg does not support complex arrays")
+        if d == np.float16:
+            raise TypeError("array type float16 is unsupported in linalg; use float32")
+    if all(d == np.float32 for d in dtypes):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _as_float(*xs):
+    """Traced or plain operands converted to numpy.linalg's computation dtype."""
+    xs = [x if is_traced(x) else np.asarray(x) for x in xs]
+    dtype = _linalg_dtype(*xs)
+    return [cast(x, dtype) for x in xs]
+
+
+def _check_stack(name, a, square=True):
+    shape = get_aval(a).shape
+    if len(shape) < 2:
+        raise LinAlgError(f"{name}: {len(shape)}-dimensional array given. Array must be at "
+                          "least two-dimensional")
+    if square and shape[-1] != shape[-2]:
+        raise LinAlgError(f"{name}: last 2 dimensions of the array must be square, got shape "
+                          f"{shape}")
+
+
+def _swap_last(a):
+    nd = get_aval(a).ndim
+    return transpose(a, (*range(nd - 2), nd - 1, nd - 2))
+
+
+def _full(shape, value, dtype):
+    return broadcast_in_dim(np.asarray(value, dtype), tuple(shape), ())
+
+
+def _wrap_all(xs):
+    return [wrap(np.asarray(x)) if isinstance(x, np.ndarray) else x for x in xs]
+
+
+# ----------------------------------------------------------------------------- norm
+
+def _safe_sqrt_sum_squares(x, axes):
+    """sqrt(sum(x²)) whose derivative at x == 0 is 0 rather than nan."""
+    aval = get_aval(x)
+    s = reduce_sum(ew.mul(x, x), axes)
+    shape = get_aval(s).shape
+    zero, one = _full(shape, 0, aval.dtype), _full(shape, 1, aval.dtype)
+    is_zero = ew.eq(s, zero)
+    return ew.select(is_zero, zero, ew.sqrt_p.bind1(ew.select(is_zero, one, s)))
+
+
+def _vector_norm(x, ord, axis):
+    aval = get_aval(x)
+    axes = (axis,)
+    if ord is None or ord == 2:
+        return _safe_sqrt_sum_squares(x, axes)
+    if isinstance(ord, str):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")  # noqa: TRY004 (numpy's)
+    ax = ew.abs_p.bind1(x)
+    if ord == np.inf:
+        return reduce_max(ax, axes)
+    if ord == -np.inf:
+        return reduce_min(ax, axes)
+    if ord == 0:
+        nonzero = ew.ne_p.bind1(x, _full(aval.shape, 0, aval.dtype))
+        return reduce_sum(cast(nonzero, aval.dtype), axes)
+    if ord == 1:
+        return reduce_sum(ax, axes)
+    s = reduce_sum(ew.pow_p.bind1(ax, _full(aval.shape, ord, aval.dtype)), axes)
+    return ew.pow_p.bind1(s, _full(get_aval(s).shape, 1.0 / ord, aval.dtype))
+
+
+def _singular_values(x, row, col):
+    """Singular values of the matrices spanned by axes (row, col), other axes in order."""
+    nd = get_aval(x).ndim
+    rest = [i for i in range(nd) if i not in (row, col)]
+    (s,) = lp.svd(transpose(x, (*rest, row, col)), compute_uv=False)
+    return s
+
+
+def _matrix_norm(x, ord, row, col):
+    if ord is None or ord == "fro":
+        return _safe_sqrt_sum_squares(x, (row, col))
+    if ord == "nuc":
+        s = _singular_values(x, row, col)
+        return reduce_sum(s, (get_aval(s).ndim - 1,))
+    if ord in (2, -2):
+        s = _singular_values(x, row, col)
+        last = (get_aval(s).ndim - 1,)
+        return reduce_max(s, last) if ord == 2 else reduce_min(s, last)
+    if ord in (1, -1, np.inf, -np.inf):
+        ax = ew.abs_p.bind1(x)
+        # ord ±1: largest/smallest column sum; ord ±inf: largest/smallest row sum.
+        summed, kept = (row, col) if ord in (1, -1) else (col, row)
+        sums = reduce_sum(ax, (summed,))
+        kept = kept - 1 if kept > summed else kept
+        return reduce_max(sums, (kept,)) if ord in (1, np.inf) else reduce_min(sums, (kept,))
+    raise ValueError(f"Invalid norm order {ord!r} for matrices")
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector or matrix norm, as `numpy.linalg.norm`. The 2-norm has gradient 0 at 0.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> float(xnp.linalg.norm(np.array([3.0, 4.0])))
+    5.0
+    """
+    if not is_traced(x):
+        out = np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+        return wrap(out) if isinstance(out, np.ndarray) else out
+    (x,) = _as_float(x)
+    nd = get_aval(x).ndim
+    if axis is None:
+        if ord is None:
+            axes = tuple(range(nd))
+            out = _safe_sqrt_sum_squares(x, axes)
+            return reshape(out, (1,) * nd) if keepdims else out
+        if nd not in (1, 2):
+            raise ValueError("Improper number of dimensions to norm.")
+        axis = tuple(range(nd))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = tuple(normalize_axis(a, nd) for a in axes)
+    if len(axes) == 1:
+        out = _vector_norm(x, ord, axes[0])
+    elif len(axes) == 2:
+        if axes[0] == axes[1]:
+            raise ValueError("Duplicate axes given.")
+        out = _matrix_norm(x, ord, *axes)
+    else:
+        raise ValueError("Improper number of dimensions to norm.")
+    if keepdims:
+        shape = get_aval(x).shape
+        out = reshape(out, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    return out
+
+
+# ----------------------------------------------------------------------------- solve, inv, det
+
+def solve(a, b):
+    """Solve a @ x = b, as `numpy.linalg.solve` (b is a vector only when it is 1-D; batch
+    dimensions broadcast).
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> xnp.linalg.solve(np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([2.0, 2.0]))
+    Array([1. , 0.5])
+    """
+    if not is_traced(a, b):
+        return wrap(np.linalg.solve(a, b))
+    a, b = _as_float(a, b)
+    _check_stack("solve", a)
+    ashape, bshape = get_aval(a).shape, get_aval(b).shape
+    n = ashape[-1]
+    vector = len(bshape) == 1
+    if vector:
+        if bshape[0] != n:
+            raise ValueError(f"solve: b of shape {bshape} does not match a of shape {ashape}")
+        b = reshape(b, (n, 1))
+        bshape = (n, 1)
+    if bshape[-2] != n:
+        raise ValueError(f"solve: b of shape {bshape} does not match a of shape {ashape} "
+                         "(b's second-to-last dimension must equal a's size)")
+    try:
+        batch = np.broadcast_shapes(ashape[:-2], bshape[:-2])
+    except ValueError:
+        raise ValueError(f"solve: the batch dimensions of a {ashape} and b {bshape} do not "
+                         "broadcast") from None
+    a = _broadcast_batch(a, batch)
+    b = _broadcast_batch(b, batch)
+    x = lp.solve(a, b)
+    return reshape(x, (*batch, n)) if vector else x
+
+
+def _broadcast_batch(x, batch):
+    shape = get_aval(x).shape
+    target = (*batch, *shape[-2:])
+    if shape == target:
+        return x
+    lead = len(target) - len(shape)
+    return broadcast_in_dim(x, target, tuple(range(lead, len(target))))
+
+
+def inv(a):
+    """Inverse of a square matrix (or a stack of them), as `numpy.linalg.inv`.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> xnp.linalg.inv(np.array([[2.0, 0.0], [0.0, 4.0]]))
+    Array([[0.5 , 0.  ],
+           [0.  , 0.25]])
+    """
+    if not is_traced(a):
+        return wrap(np.linalg.inv(a))
+    (a,) = _as_float(a)
+    _check_stack("inv", a)
+    return lp.inv(a)
+
+
+def det(a):
+    """Determinant of a square matrix (or a stack of them), as `numpy.linalg.det`.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> round(float(xnp.linalg.det(np.array([[2.0, 1.0], [1.0, 3.0]]))), 9)
+    5.0
+    """
+    if not is_traced(a):
+        out = np.linalg.det(a)
+        return wrap(out) if isinstance(out, np.ndarray) else out
+    (a,) = _as_float(a)
+    _check_stack("det", a)
+    return lp.det(a)
+
+
+def slogdet(a):
+    """`(sign, logabsdet)` of a square matrix (or a stack of them), as `numpy.linalg.slogdet`.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> sign, logabsdet = xnp.linalg.slogdet(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    >>> float(sign), round(float(logabsdet), 6)
+    (1.0, 1.609438)
+    """
+    if not is_traced(a):
+        sign, logabsdet = np.linalg.slogdet(a)
+        return SlogdetResult(*_wrap_all([sign, logabsdet]))
+    (a,) = _as_float(a)
+    _check_stack("slogdet", a)
+    return SlogdetResult(*lp.slogdet(a))
+
+
+# ----------------------------------------------------------------------------- decompositions
+
+def cholesky(a, /, *, upper=False):
+    """Cholesky factor of a symmetric positive-definite matrix, as `numpy.linalg.cholesky`:
+    lower L with a = L Lᵀ reading a's lower triangle (upper=True: U = Lᵀ from the upper one).
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> xnp.linalg.cholesky(np.array([[4.0, 2.0], [2.0, 5.0]]))
+    Array([[2., 0.],
+           [1., 2.]])
+    """
+    if not is_traced(a):
+        return wrap(np.linalg.cholesky(a, upper=upper))
+    (a,) = _as_float(a)
+    _check_stack("cholesky", a)
+    if upper:
+        return _swap_last(lp.cholesky(_swap_last(a)))
+    return lp.cholesky(a)
+
+
+def eigh(a, UPLO="L"):
+    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix, as `numpy.linalg.eigh`;
+    returns `(eigenvalues, eigenvectors)`. Derivatives assume distinct eigenvalues.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> w, v = xnp.linalg.eigh(np.array([[2.0, 0.0], [0.0, 1.0]]))
+    >>> w
+    Array([1., 2.])
+    """
+    if UPLO not in ("L", "U"):
+        raise ValueError("UPLO argument must be 'L' or 'U'")
+    if not is_traced(a):
+        w, v = np.linalg.eigh(a, UPLO=UPLO)
+        return EighResult(*_wrap_all([w, v]))
+    (a,) = _as_float(a)
+    _check_stack("eigh", a)
+    return EighResult(*lp.eigh(a, lower=UPLO == "L"))
+
+
+def eigvalsh(a, UPLO="L"):
+    """Eigenvalues (ascending) of a symmetric matrix, as `numpy.linalg.eigvalsh`.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> xnp.linalg.eigvalsh(np.array([[2.0, 0.0], [0.0, 1.0]]))
+    Array([1., 2.])
+    """
+    if not is_traced(a):
+        return wrap(np.linalg.eigvalsh(a, UPLO=UPLO))
+    return eigh(a, UPLO).eigenvalues
+
+
+def qr(a, mode="reduced"):
+    """QR decomposition, as `numpy.linalg.qr`. Traced inputs support mode 'reduced', 'r', and
+    'complete' when the matrices are not taller than wide (then it equals 'reduced').
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> q, r = xnp.linalg.qr(np.array([[3.0, 1.0], [4.0, 2.0]]))
+    >>> bool(np.allclose(q @ r, [[3.0, 1.0], [4.0, 2.0]]))
+    True
+    """
+    if mode not in ("reduced", "complete", "r", "raw"):
+        raise ValueError(f"Unrecognized mode '{mode}'")
+    if not is_traced(a):
+        out = np.linalg.qr(a, mode=mode)
+        if mode == "r":
+            return wrap(out)
+        return (QRResult if mode != "raw" else tuple)(*_wrap_all(list(out)))
+    (a,) = _as_float(a)
+    _check_stack("qr", a, square=False)
+    m, n = get_aval(a).shape[-2:]
+    if mode == "raw" or (mode == "complete" and m > n):
+        raise NotImplementedError(
+            f"xnp.linalg.qr(mode='{mode}') is not supported on traced values"
+            + (" for matrices taller than wide" if mode == "complete" else "")
+            + "; use mode='reduced'")
+    q, r = lp.qr(a)
+    return r if mode == "r" else QRResult(q, r)
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Singular value decomposition, as `numpy.linalg.svd`: `(U, S, Vh)` or just `S`.
+    Traced inputs need full_matrices=False (unless the matrices are square). Derivatives of
+    U and Vh assume distinct singular values.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> xnp.linalg.svd(np.array([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False)
+    Array([4., 3.])
+    """
+    if not is_traced(a):
+        out = np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv,
+                            hermitian=hermitian)
+        return SVDResult(*_wrap_all(list(out))) if compute_uv else wrap(out)
+    (a,) = _as_float(a)
+    _check_stack("svd", a, square=False)
+    if not compute_uv:
+        return lp.svd(a, compute_uv=False)[0]
+    m, n = get_aval(a).shape[-2:]
+    if full_matrices and m != n:
+        raise NotImplementedError(
+            "xnp.linalg.svd(full_matrices=True) of non-square matrices is only supported on "
+            "concrete arrays; pass full_matrices=False under transformations")
+    if hermitian:
+        raise NotImplementedError(
+            "xnp.linalg.svd(hermitian=True, compute_uv=True) is not supported on traced values; "
+            "pass hermitian=False (or use xnp.linalg.eigh)")
+    return SVDResult(*lp.svd(a))
+
+
+def __getattr__(name):
+    if hasattr(np.linalg, name) and not name.startswith("_"):
+        return unsupported(f"linalg.{name}")
+    raise AttributeError(f"module 'xform.numpy.linalg' has no attribute '{name}'")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, get_aval
-from xform.primitives.elementwise import add_tangents
-from xform.primitives.structural import moveaxis, transpose
+from xform.primitives.elementwise import add, add_tangents, div, eq, mul, neg, select, sub
+from xform.primitives.reductions import reduce_sum
+from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis, slice_, transpose
 
 # ----------------------------------------------------------------------------- dot_general
 
@@ -110,3 +111,572 @@ dot_general_p.abstract_eval = _dot_general_abstract_eval
 dot_general_p.jvp = _dot_general_jvp
 dot_general_p.transpose = _dot_general_transpose
 dot_general_p.vmap = _dot_general_vmap
+
+# ----------------------------------------------------------------------------- shared helpers
+#
+# Every decomposition below works on stacks of matrices: operands are (..., m, n) with any
+# number of leading batch dimensions, which is also what their `vmap` rules rely on (they move
+# the batch dimension to the front and bind the same primitive again).
+
+
+def _check_float(name, *avals):
+    for a in avals:
+        if a.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{name} needs float32 or float64 operands, got {a}; convert "
+                            "integer inputs with .astype(float) (xnp.linalg does it for you)")
+    if len({a.dtype for a in avals}) > 1:
+        raise TypeError(f"{name} needs operands of equal dtype, got "
+                        f"{', '.join(map(str, avals))}")
+
+
+def _check_matrix(name, aval, square=True):
+    if aval.ndim < 2:
+        raise TypeError(f"{name} needs an array of rank >= 2 (a stack of matrices), got {aval}")
+    if square and aval.shape[-1] != aval.shape[-2]:
+        raise TypeError(f"{name} needs square matrices in the last two dimensions, got {aval}")
+
+
+def _aval(x):
+    return x.aval if isinstance(x, (UndefinedPrimal, Zero)) else get_aval(x)
+
+
+def _mT(x):
+    """Swap the last two dimensions."""
+    nd = _aval(x).ndim
+    return transpose(x, (*range(nd - 2), nd - 1, nd - 2))
+
+
+def _matmul(x, y):
+    """Batched matrix product (..., m, k) @ (..., k, n) with equal batch dimensions."""
+    nd = _aval(x).ndim
+    batch = tuple(range(nd - 2))
+    return dot_general(x, y, ((nd - 1,), (nd - 2,)), (batch, batch))
+
+
+def _const(value, aval, dims=None):
+    """A concrete constant of `aval`'s dtype broadcast to its shape (`dims` as for
+    broadcast_in_dim; by default the constant fills the trailing dimensions)."""
+    value = np.asarray(value, dtype=aval.dtype)
+    if dims is None:
+        dims = tuple(range(aval.ndim - value.ndim, aval.ndim))
+    return broadcast_in_dim(value, aval.shape, dims)
+
+
+def _eye_like(aval):
+    return _const(np.eye(aval.shape[-1], dtype=aval.dtype), aval)
+
+
+def _diag_part(x):
+    """The diagonal of square matrices: (..., n, n) -> (..., n)."""
+    aval = _aval(x)
+    return reduce_sum(mul(x, _eye_like(aval)), (aval.ndim - 1,))
+
+
+def _trace(x):
+    """The trace of square matrices: (..., n, n) -> (...)."""
+    aval = _aval(x)
+    return reduce_sum(_diag_part(x), (aval.ndim - 2,))
+
+
+def _rows(v, n):
+    """Vector (..., k) broadcast along rows to (..., n, k): element [i, j] = v[j]."""
+    shape = _aval(v).shape
+    nd = len(shape)
+    return broadcast_in_dim(v, (*shape[:-1], n, shape[-1]), (*range(nd - 1), nd))
+
+
+def _cols(v, n):
+    """Vector (..., k) broadcast along columns to (..., k, n): element [i, j] = v[i]."""
+    shape = _aval(v).shape
+    nd = len(shape)
+    return broadcast_in_dim(v, (*shape, n), tuple(range(nd)))
+
+
+def _masked(x, mask):
+    """`x` where the concrete boolean (n, m) `mask` holds, zero elsewhere."""
+    aval = _aval(x)
+    m = broadcast_in_dim(np.asarray(mask, bool), aval.shape, (aval.ndim - 2, aval.ndim - 1))
+    return select(m, x, _const(0, aval))
+
+
+def _symmetrize_lower(x):
+    """The symmetric matrix whose lower triangle is x's: tril(x) + tril(x, -1)ᵀ.
+
+    cholesky and eigh read only one triangle of their operand (as numpy does), so this is the
+    exact derivative of what they compute, for any direction dA; on symmetric dA it is dA.
+    """
+    n = _aval(x).shape[-1]
+    strict = _masked(x, np.tril(np.ones((n, n), bool), -1))
+    return add(_masked(x, np.tril(np.ones((n, n), bool))), _mT(strict))
+
+
+def _batched_vmap(prim):
+    """Batching rule for primitives that accept leading batch dimensions on every operand:
+    move each batch dimension to the front, broadcasting operands that are not batched."""
+    def rule(args, bdims, **params):
+        size = next(get_aval(a).shape[d] for a, d in zip(args, bdims) if d is not None)
+        aligned = []
+        for a, d in zip(args, bdims):
+            if d is None:
+                shape = get_aval(a).shape
+                aligned.append(broadcast_in_dim(a, (size, *shape),
+                                                tuple(range(1, len(shape) + 1))))
+            else:
+                aligned.append(moveaxis(a, d, 0))
+        outs = prim.bind(*aligned, **params)
+        return outs, [0] * len(outs)
+    return rule
+
+
+# ----------------------------------------------------------------------------- triangular_solve
+
+triangular_solve_p = Primitive("triangular_solve")
+
+
+def triangular_solve(a, b, left_side=True, lower=True, transpose_a=False,
+                     unit_diagonal=False):
+    """Solve op(a) @ x = b (left_side) or x @ op(a) = b, where a is triangular (only its
+    `lower` or upper triangle is read) and op(a) is a or aᵀ (`transpose_a`)."""
+    return triangular_solve_p.bind1(a, b, left_side=bool(left_side), lower=bool(lower),
+                                    transpose_a=bool(transpose_a),
+                                    unit_diagonal=bool(unit_diagonal))
+
+
+def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, unit_diagonal):
+    a, b = np.asarray(a), np.asarray(b)
+    if not left_side:
+        # x op(a) = b  <=>  op(a)ᵀ xᵀ = bᵀ
+        b = np.swapaxes(b, -1, -2)
+        transpose_a = not transpose_a
+    if transpose_a:
+        a = np.swapaxes(a, -1, -2)
+        lower = not lower
+    n = a.shape[-1]
+    x = np.zeros(b.shape, dtype=b.dtype)
+    # Substitution row by row; batch dimensions and right-hand-side columns are vectorised.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in (range(n) if lower else range(n - 1, -1, -1)):
+            lo, hi = (0, i) if lower else (i + 1, n)
+            r = b[..., i, :]
+            if hi > lo:
+                r = r - np.matmul(a[..., i:i + 1, lo:hi], x[..., lo:hi, :])[..., 0, :]
+            x[..., i, :] = r if unit_diagonal else r / a[..., i, i, None]
+    if not left_side:
+        x = np.swapaxes(x, -1, -2)
+    return [x]
+
+
+def _triangular_solve_abstract_eval(a, b, *, left_side, lower, transpose_a, unit_diagonal):
+    _check_float("triangular_solve", a, b)
+    _check_matrix("triangular_solve", a)
+    if b.ndim != a.ndim:
+        raise TypeError(f"triangular_solve needs a and b of equal rank, got {a} and {b}")
+    n = a.shape[-1]
+    k = b.shape[-2] if left_side else b.shape[-1]
+    if b.shape[:-2] != a.shape[:-2] or k != n:
+        side = "rows" if left_side else "columns"
+        raise TypeError(f"triangular_solve: b's batch dimensions must equal a's and its {side} "
+                        f"must match a's size, got a {a} and b {b}")
+    return [b]
+
+
+def _triangle_mask(n, lower, unit_diagonal):
+    mask = np.tril(np.ones((n, n), bool), -1 if unit_diagonal else 0)
+    return mask if lower else mask.T
+
+
+def _triangular_solve_jvp(primals, tangents, *, left_side, lower, transpose_a,
+                          unit_diagonal):
+    (a, b), (ta, tb) = primals, tangents
+    params = {"left_side": left_side, "lower": lower, "transpose_a": transpose_a,
+              "unit_diagonal": unit_diagonal}
+    x = triangular_solve_p.bind1(a, b, **params)
+    if isinstance(ta, Zero) and isinstance(tb, Zero):
+        return [x], [Zero(get_aval(x))]
+    if isinstance(ta, Zero):
+        rhs = tb
+    else:
+        # Only the triangle the solve reads contributes: d(op(a)) is masked the same way.
+        ta = _masked(ta, _triangle_mask(get_aval(a).shape[-1], lower, unit_diagonal))
+        op_ta = _mT(ta) if transpose_a else ta
+        term = _matmul(op_ta, x) if left_side else _matmul(x, op_ta)
+        rhs = neg(term) if isinstance(tb, Zero) else sub(tb, term)
+    return [x], [triangular_solve_p.bind1(a, rhs, **params)]
+
+
+def _triangular_solve_transpose(cts, a, b, *, left_side, lower, transpose_a, unit_diagonal):
+    (ct,) = cts
+    if isinstance(a, UndefinedPrimal):
+        raise NotImplementedError("triangular_solve is linear only in b, not in a")
+    if isinstance(ct, Zero):
+        return [None, Zero(b.aval)]
+    return [None, triangular_solve_p.bind1(a, ct, left_side=left_side, lower=lower,
+                                           transpose_a=not transpose_a,
+                                           unit_diagonal=unit_diagonal)]
+
+
+triangular_solve_p.impl = _triangular_solve_impl
+triangular_solve_p.abstract_eval = _triangular_solve_abstract_eval
+triangular_solve_p.jvp = _triangular_solve_jvp
+triangular_solve_p.transpose = _triangular_solve_transpose
+triangular_solve_p.vmap = _batched_vmap(triangular_solve_p)
+
+# ----------------------------------------------------------------------------- cholesky
+
+cholesky_p = Primitive("cholesky")
+
+
+def cholesky(a):
+    """Lower Cholesky factor L of symmetric positive-definite a = L Lᵀ (reads a's lower
+    triangle, like numpy)."""
+    return cholesky_p.bind1(a)
+
+
+def _cholesky_impl(a):
+    a = np.asarray(a)
+    return [np.linalg.cholesky(a).astype(a.dtype, copy=False)]
+
+
+def _square_abstract_eval(name):
+    def rule(a):
+        _check_float(name, a)
+        _check_matrix(name, a)
+        return [a]
+    return rule
+
+
+def _cholesky_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    L = cholesky(a)
+    if isinstance(t, Zero):
+        return [L], [Zero(get_aval(L))]
+    # dL = L Φ(L⁻¹ dA L⁻ᵀ), Φ keeping the lower triangle with a halved diagonal.
+    t = _symmetrize_lower(t)
+    tmp = triangular_solve(L, t, left_side=True, lower=True)
+    inner = triangular_solve(L, tmp, left_side=False, lower=True, transpose_a=True)
+    aval = get_aval(a)
+    n = aval.shape[-1]
+    phi = np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)
+    return [L], [_matmul(L, mul(inner, _const(phi, aval)))]
+
+
+cholesky_p.impl = _cholesky_impl
+cholesky_p.abstract_eval = _square_abstract_eval("cholesky")
+cholesky_p.jvp = _cholesky_jvp
+cholesky_p.vmap = _batched_vmap(cholesky_p)
+
+# ----------------------------------------------------------------------------- solve
+
+solve_p = Primitive("solve")
+
+
+def solve(a, b):
+    """x with a @ x = b for square a (..., n, n) and b (..., n, k) of equal batch shape."""
+    return solve_p.bind1(a, b)
+
+
+def _solve_impl(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return [np.linalg.solve(a, b).astype(b.dtype, copy=False)]
+
+
+def _solve_abstract_eval(a, b):
+    _check_float("solve", a, b)
+    _check_matrix("solve", a)
+    if b.ndim != a.ndim or b.shape[:-2] != a.shape[:-2] or b.shape[-2] != a.shape[-1]:
+        raise TypeError(f"solve needs b of shape (..., {a.shape[-1]}, k) with a's batch "
+                        f"dimensions, got a {a} and b {b}")
+    return [b]
+
+
+def _solve_jvp(primals, tangents):
+    (a, b), (ta, tb) = primals, tangents
+    x = solve(a, b)
+    if isinstance(ta, Zero) and isinstance(tb, Zero):
+        return [x], [Zero(get_aval(x))]
+    # dx = a⁻¹ (db − da x)
+    if isinstance(ta, Zero):
+        rhs = tb
+    else:
+        term = _matmul(ta, x)
+        rhs = neg(term) if isinstance(tb, Zero) else sub(tb, term)
+    return [x], [solve(a, rhs)]
+
+
+def _solve_transpose(cts, a, b):
+    (ct,) = cts
+    if isinstance(a, UndefinedPrimal):
+        raise NotImplementedError("solve is linear only in b, not in a")
+    if isinstance(ct, Zero):
+        return [None, Zero(b.aval)]
+    return [None, solve(_mT(a), ct)]
+
+
+solve_p.impl = _solve_impl
+solve_p.abstract_eval = _solve_abstract_eval
+solve_p.jvp = _solve_jvp
+solve_p.transpose = _solve_transpose
+solve_p.vmap = _batched_vmap(solve_p)
+
+
+def inv(a):
+    """Matrix inverse of a stack of square matrices, as solve(a, I) (a composite)."""
+    return solve(a, _eye_like(get_aval(a)))
+
+
+# ----------------------------------------------------------------------------- det, slogdet
+
+det_p = Primitive("det")
+
+
+def det(a):
+    """Determinant of a stack of square matrices: (..., n, n) -> (...)."""
+    return det_p.bind1(a)
+
+
+def _det_impl(a):
+    a = np.asarray(a)
+    return [np.asarray(np.linalg.det(a), dtype=a.dtype)]
+
+
+def _det_abstract_eval(a):
+    _check_float("det", a)
+    _check_matrix("det", a)
+    return [ShapedArray(a.shape[:-2], a.dtype)]
+
+
+def _det_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    d = det(a)
+    if isinstance(t, Zero):
+        return [d], [Zero(get_aval(d))]
+    # d det(A) = det(A) tr(A⁻¹ dA)
+    return [d], [mul(d, _trace(solve(a, t)))]
+
+
+det_p.impl = _det_impl
+det_p.abstract_eval = _det_abstract_eval
+det_p.jvp = _det_jvp
+det_p.vmap = _batched_vmap(det_p)
+
+slogdet_p = Primitive("slogdet")
+
+
+def slogdet(a):
+    """(sign, log|det|) of a stack of square matrices: two arrays of shape (...)."""
+    return slogdet_p.bind(a)
+
+
+def _slogdet_impl(a):
+    a = np.asarray(a)
+    sign, logabsdet = np.linalg.slogdet(a)
+    return [np.asarray(sign, dtype=a.dtype), np.asarray(logabsdet, dtype=a.dtype)]
+
+
+def _slogdet_abstract_eval(a):
+    _check_float("slogdet", a)
+    _check_matrix("slogdet", a)
+    out = ShapedArray(a.shape[:-2], a.dtype)
+    return [out, out]
+
+
+def _slogdet_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    sign, logabsdet = slogdet(a)
+    if isinstance(t, Zero):
+        return [sign, logabsdet], [Zero(get_aval(sign)), Zero(get_aval(logabsdet))]
+    # d log|det A| = tr(A⁻¹ dA); the sign is piecewise constant.
+    return [sign, logabsdet], [Zero(get_aval(sign)), _trace(solve(a, t))]
+
+
+slogdet_p.impl = _slogdet_impl
+slogdet_p.abstract_eval = _slogdet_abstract_eval
+slogdet_p.jvp = _slogdet_jvp
+slogdet_p.vmap = _batched_vmap(slogdet_p)
+
+# ----------------------------------------------------------------------------- eigh
+
+eigh_p = Primitive("eigh")
+
+
+def eigh(a, lower=True):
+    """(w, v): eigenvalues in ascending order and eigenvectors (columns) of symmetric a,
+    reading its lower (or upper) triangle like numpy.linalg.eigh."""
+    return eigh_p.bind(a, lower=bool(lower))
+
+
+def _eigh_impl(a, *, lower):
+    a = np.asarray(a)
+    w, v = np.linalg.eigh(a, UPLO="L" if lower else "U")
+    return [w.astype(a.dtype, copy=False), v.astype(a.dtype, copy=False)]
+
+
+def _eigh_abstract_eval(a, *, lower):
+    _check_float("eigh", a)
+    _check_matrix("eigh", a)
+    return [ShapedArray(a.shape[:-1], a.dtype), a]
+
+
+def _eigh_jvp(primals, tangents, *, lower):
+    (a,), (t,) = primals, tangents
+    w, v = eigh(a, lower)
+    if isinstance(t, Zero):
+        return [w, v], [Zero(get_aval(w)), Zero(get_aval(v))]
+    aval = get_aval(a)
+    n = aval.shape[-1]
+    dA = _symmetrize_lower(t if lower else _mT(t))
+    vt_dA_v = _matmul(_mT(v), _matmul(dA, v))
+    dw = _diag_part(vt_dA_v)
+    # F_ij = 1 / (w_j − w_i) off the diagonal, 0 on it (the diagonal is kept finite first so
+    # that no inf ever reaches a product).
+    diff = sub(_rows(w, n), _cols(w, n))
+    eye = _const(np.eye(n, dtype=bool), ShapedArray(aval.shape, np.bool_))
+    safe = select(eye, _const(1, aval), diff)
+    F = select(eye, _const(0, aval), div(_const(1, aval), safe))
+    dv = _matmul(v, mul(F, vt_dA_v))
+    return [w, v], [dw, dv]
+
+
+eigh_p.impl = _eigh_impl
+eigh_p.abstract_eval = _eigh_abstract_eval
+eigh_p.jvp = _eigh_jvp
+eigh_p.vmap = _batched_vmap(eigh_p)
+
+# ----------------------------------------------------------------------------- qr
+
+qr_p = Primitive("qr")
+
+
+def qr(a):
+    """Reduced QR of a stack of (m, n) matrices: Q (m, k) with orthonormal columns and upper
+    triangular R (k, n), k = min(m, n); numpy's sign conventions."""
+    return qr_p.bind(a)
+
+
+def _qr_impl(a):
+    a = np.asarray(a)
+    q, r = np.linalg.qr(a, mode="reduced")
+    return [q.astype(a.dtype, copy=False), r.astype(a.dtype, copy=False)]
+
+
+def _qr_abstract_eval(a):
+    _check_float("qr", a)
+    _check_matrix("qr", a, square=False)
+    *batch, m, n = a.shape
+    k = min(m, n)
+    return [ShapedArray((*batch, m, k), a.dtype), ShapedArray((*batch, k, n), a.dtype)]
+
+
+def _qr_jvp_tall(q, r, t):
+    """JVP of the reduced QR for m >= n: with C = Qᵀ dA R⁻¹ and Ω = tril(C, −1) − tril(C, −1)ᵀ,
+    dQ = dA R⁻¹ − Q (C − Ω) and dR = (C − Ω) R."""
+    n = get_aval(r).shape[-1]
+    dA_rinv = triangular_solve(r, t, left_side=False, lower=False)
+    c = _matmul(_mT(q), dA_rinv)
+    low = _masked(c, np.tril(np.ones((n, n), bool), -1))
+    c_minus_omega = sub(c, sub(low, _mT(low)))
+    dq = sub(dA_rinv, _matmul(q, c_minus_omega))
+    dr = _matmul(c_minus_omega, r)
+    return dq, dr
+
+
+def _qr_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    q, r = qr(a)
+    if isinstance(t, Zero):
+        return [q, r], [Zero(get_aval(q)), Zero(get_aval(r))]
+    *batch, m, n = get_aval(a).shape
+    if m >= n:
+        dq, dr = _qr_jvp_tall(q, r, t)
+        return [q, r], [dq, dr]
+    # Wide: a = [x | y] with x square; q, r1 = qr(x) and r2 = qᵀ y.
+    nd = len(batch) + 2
+    lead = (0,) * len(batch)
+
+    def cols(z, lo, hi):
+        return slice_(z, (*lead, 0, lo), (*batch, m, hi))
+    r1 = slice_(r, (*lead, 0, 0), (*batch, m, m))
+    y, dx, dy = cols(a, m, n), cols(t, 0, m), cols(t, m, n)
+    dq, dr1 = _qr_jvp_tall(q, r1, dx)
+    dr2 = add(_matmul(_mT(dq), y), _matmul(_mT(q), dy))
+    return [q, r], [dq, concatenate([dr1, dr2], nd - 1)]
+
+
+qr_p.impl = _qr_impl
+qr_p.abstract_eval = _qr_abstract_eval
+qr_p.jvp = _qr_jvp
+qr_p.vmap = _batched_vmap(qr_p)
+
+# ----------------------------------------------------------------------------- svd
+
+svd_p = Primitive("svd")
+
+
+def svd(a, compute_uv=True):
+    """Thin SVD of a stack of (m, n) matrices with numpy's conventions: [u, s, vh] with
+    a = u diag(s) vh, s descending (k = min(m, n) values); with compute_uv=False just [s]."""
+    return svd_p.bind(a, compute_uv=bool(compute_uv))
+
+
+def _svd_impl(a, *, compute_uv):
+    a = np.asarray(a)
+    if not compute_uv:
+        return [np.linalg.svd(a, compute_uv=False).astype(a.dtype, copy=False)]
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return [x.astype(a.dtype, copy=False) for x in (u, s, vh)]
+
+
+def _svd_abstract_eval(a, *, compute_uv):
+    _check_float("svd", a)
+    _check_matrix("svd", a, square=False)
+    *batch, m, n = a.shape
+    k = min(m, n)
+    s = ShapedArray((*batch, k), a.dtype)
+    if not compute_uv:
+        return [s]
+    return [ShapedArray((*batch, m, k), a.dtype), s, ShapedArray((*batch, k, n), a.dtype)]
+
+
+def _svd_jvp(primals, tangents, *, compute_uv):
+    (a,), (t,) = primals, tangents
+    u, s, vh = svd(a)
+    outs = [u, s, vh] if compute_uv else [s]
+    if isinstance(t, Zero):
+        return outs, [Zero(get_aval(o)) for o in outs]
+    aval = get_aval(a)
+    *batch, m, n = aval.shape
+    k = min(m, n)
+    v = _mT(vh)
+    dS = _matmul(_mT(u), _matmul(t, v))
+    ds = _diag_part(dS)
+    if not compute_uv:
+        return outs, [ds]
+    # F_ij = 1 / (s_j² − s_i²) off the diagonal, 0 on it (distinct singular values).
+    kk = ShapedArray((*batch, k, k), aval.dtype)
+    s_row, s_col = _rows(s, k), _cols(s, k)
+    eye = _const(np.eye(k, dtype=bool), ShapedArray(kk.shape, np.bool_))
+    diffs = mul(add(s_row, s_col), sub(s_row, s_col))
+    F = select(eye, _const(0, kk), div(_const(1, kk), select(eye, _const(1, kk), diffs)))
+    dSS = mul(dS, s_row)   # dS_ij s_j
+    SdS = mul(s_col, dS)   # s_i dS_ij
+    du = _matmul(u, mul(F, add(dSS, _mT(dSS))))
+    dv = _matmul(v, mul(F, add(SdS, _mT(SdS))))
+    if m != n:
+        # The part of dA outside the span of the thin factors moves the longer factor; a zero
+        # singular value contributes nothing there (1/s taken as 0).
+        zero = eq(s, _const(0, get_aval(s)))
+        s_inv = select(zero, _const(0, get_aval(s)),
+                       div(_const(1, get_aval(s)), select(zero, _const(1, get_aval(s)), s)))
+        if m > n:
+            dAv = _matmul(t, v)
+            du = add(du, mul(sub(dAv, _matmul(u, _matmul(_mT(u), dAv))), _rows(s_inv, m)))
+        else:
+            dAu = _matmul(_mT(t), u)
+            dv = add(dv, mul(sub(dAu, _matmul(v, _matmul(vh, dAu))), _rows(s_inv, n)))
+    return outs, [du, ds, _mT(dv)]
+
+
+svd_p.impl = _svd_impl
+svd_p.abstract_eval = _svd_abstract_eval
+svd_p.jvp = _svd_jvp
+svd_p.vmap = _batched_vmap(svd_p)
