@@ -138,11 +138,27 @@ def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     return (normalize_axis(axis, ndim),)
 
 
+class _Unsupported:
+    """A stand-in for a numpy function or submodule (e.g. `fft`) xform does not support:
+    calling it, or a function inside it, raises NotImplementedError naming it."""
+
+    def __init__(self, name: str):
+        self.__name__ = name
+
+    def __call__(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"xform.numpy.{self.__name__} is not supported; see the list of supported functions "
+            "in the API documentation, or write it in terms of supported ones")
+
+    def __getattr__(self, attr):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return _Unsupported(f"{self.__name__}.{attr}")
+
+    def __repr__(self):
+        return f"<unsupported xform.numpy.{self.__name__}>"
+
+
 def unsupported(name: str):
     """A stand-in for a numpy function xform does not support."""
-    def fn(*args, **kwargs):
-        raise NotImplementedError(
-            f"xform.numpy.{name} is not supported; see the list of supported functions in "
-            "the API documentation, or write it in terms of supported ones")
-    fn.__name__ = name
-    return fn
+    return _Unsupported(name)

@@ -40,7 +40,7 @@ def _expand(idx, ndim):
     if n_ellipsis > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if n_ellipsis:
-        k = out.index(Ellipsis)
+        k = next(j for j, i in enumerate(out) if i is Ellipsis)  # not ==: arrays compare
         out[k:k + 1] = [slice(None)] * (ndim - used)
     else:
         out += [slice(None)] * (ndim - used)

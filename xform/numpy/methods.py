@@ -43,9 +43,25 @@ Tracer.__invert__ = lambda self: _np().logical_not(self)
 Tracer.__hash__ = None  # defining __eq__ makes a type unhashable; keep it explicit
 
 for _name in ("sum", "mean", "prod", "max", "min", "var", "std", "argmax", "argmin", "cumsum",
-              "cumprod", "any", "all", "reshape", "transpose", "ravel", "squeeze", "clip",
-              "dot", "round", "swapaxes", "repeat", "flatten", "diagonal", "trace"):
+              "cumprod", "any", "all", "ravel", "squeeze", "clip", "dot", "round", "swapaxes",
+              "repeat", "diagonal", "trace"):
     setattr(Tracer, _name, _method(_name))
+
+
+def _reshape(self, *shape, order="C"):
+    # numpy's method takes the shape as one tuple or as separate ints.
+    shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
+    return _np().reshape(self, shape, order=order)
+
+
+def _transpose(self, *axes):
+    axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
+    return _np().transpose(self, axes or None)
+
+
+Tracer.reshape = _reshape
+Tracer.transpose = _transpose
+Tracer.flatten = lambda self, order="C": _np().ravel(self, order)
 
 
 def _getitem(self, idx):

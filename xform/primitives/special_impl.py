@@ -15,7 +15,8 @@ _SHIFT_TO = 12.0
 
 def _apply(fn, x):
     x = np.asarray(x)
-    out = fn(x.astype(np.float64)).astype(np.float64)
+    # frompyfunc hands back a Python float (not an array) for 0-d input.
+    out = np.asarray(fn(x.astype(np.float64)), dtype=np.float64)
     return out.astype(x.dtype) if np.issubdtype(x.dtype, np.floating) else out
 
 

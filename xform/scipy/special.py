@@ -1,0 +1,166 @@
+"""`scipy.special`-compatible functions (logsumexp, erf, gammaln, softmax, ...) for xform."""
+from __future__ import annotations
+
+import numpy as np
+
+import xform.numpy as xnp
+from xform.numpy._core import cast, is_traced, loop_dtypes, result_dtype, shape_of, wrap
+from xform.primitives import elementwise as ew
+
+__all__ = [
+    "digamma",
+    "entr",
+    "erf",
+    "erfc",
+    "expit",
+    "gammaln",
+    "log_softmax",
+    "logit",
+    "logsumexp",
+    "softmax",
+    "xlogy",
+]
+
+
+def _float(x):
+    """`x` in the floating dtype numpy would compute a transcendental function of it in."""
+    return cast(x, loop_dtypes(np.sin, x)[0])
+
+
+def _apply(prim, x):
+    out = prim.bind1(_float(x))
+    return out if is_traced(x) else wrap(out)
+
+
+def erf(x):
+    """The error function, elementwise.
+
+    >>> round(float(erf(1.0)), 6)
+    0.842701
+    """
+    return _apply(ew.erf_p, x)
+
+
+def erfc(x):
+    """The complementary error function 1 - erf(x), elementwise.
+
+    >>> round(float(erfc(1.0)), 6)
+    0.157299
+    """
+    return 1 - erf(x)
+
+
+def gammaln(x):
+    """The logarithm of the absolute value of the gamma function, elementwise.
+
+    >>> round(float(gammaln(5.0)), 6)
+    3.178054
+    """
+    return _apply(ew.lgamma_p, x)
+
+
+def digamma(x):
+    """The logarithmic derivative of the gamma function, elementwise.
+
+    >>> round(float(digamma(1.0)), 6)
+    -0.577216
+    """
+    return _apply(ew.digamma_p, x)
+
+
+def expit(x):
+    """The logistic sigmoid 1 / (1 + exp(-x)), without overflow.
+
+    >>> float(expit(0.0))
+    0.5
+    """
+    return _apply(ew.logistic_p, x)
+
+
+def logit(p):
+    """The inverse of `expit`: log(p / (1 - p)).
+
+    >>> float(logit(0.5))
+    0.0
+    """
+    p = _float(p)
+    return xnp.log(p) - xnp.log1p(-p)
+
+
+def xlogy(x, y):
+    """x * log(y), defined as 0 where x == 0 (unless y is nan), as `scipy.special.xlogy`.
+
+    >>> float(xlogy(0.0, 0.0))
+    0.0
+    """
+    dt = loop_dtypes(np.log, result_dtype(x, y))[0]
+    x, y = cast(x, dt), cast(y, dt)
+    zero = (x == 0) & xnp.logical_not(xnp.isnan(y))
+    # Feed log a safe argument where the result is 0, so no nan leaks into derivatives.
+    safe_y = xnp.where(zero, np.ones((), dt), y)
+    return xnp.where(zero, np.zeros((), dt), x * xnp.log(safe_y))
+
+
+def entr(x):
+    """-x * log(x) for x > 0, 0 at 0 and -inf for x < 0, as `scipy.special.entr`.
+
+    >>> float(entr(1.0))
+    -0.0
+    """
+    x = _float(x)
+    dt = x.dtype
+    pos = x > 0
+    safe = xnp.where(pos, x, np.ones((), dt))
+    inner = xnp.where(x == 0, np.zeros((), dt), np.asarray(-np.inf, dt))
+    return xnp.where(pos, -x * xnp.log(safe), xnp.where(xnp.isnan(x), x, inner))
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """log(sum(b * exp(a))) over `axis`, computed stably, as `scipy.special.logsumexp`;
+    with `return_sign`, returns (log|sum|, sign of the sum).
+
+    >>> round(float(logsumexp(np.array([1000.0, 1000.0]))), 6)
+    1000.693147
+    """
+    a = _float(a)
+    if b is not None:
+        dt = result_dtype(a, b)
+        a, b = cast(a, dt), cast(b, dt)
+    dt = a.dtype
+    # Rows whose maximum is infinite (all -inf, or some +inf) are shifted by 0 instead.
+    m = xnp.max(a, axis, keepdims=True)
+    m = xnp.where(xnp.isfinite(m), m, np.zeros((), dt))
+    e = xnp.exp(a - m)
+    if b is not None:
+        e = e * b
+    s = xnp.sum(e, axis, keepdims=keepdims)
+    sgn = None
+    if return_sign:
+        sgn = xnp.sign(s)
+        s = xnp.abs(s)
+    with np.errstate(divide="ignore"):
+        out = xnp.log(s) + xnp.reshape(m, shape_of(s))
+    return (out, sgn) if return_sign else out
+
+
+def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x)) along `axis` (None: all axes), computed stably.
+
+    >>> softmax(np.array([0.0, 0.0])).tolist()
+    [0.5, 0.5]
+    """
+    x = _float(x)
+    e = xnp.exp(x - xnp.max(x, axis, keepdims=True))
+    return e / xnp.sum(e, axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1):
+    """x - logsumexp(x) along `axis` (None: all axes), computed stably.
+
+    >>> log_softmax(np.array([0.0, 0.0])).tolist() == [-np.log(2)] * 2
+    True
+    """
+    x = _float(x)
+    shifted = x - xnp.max(x, axis, keepdims=True)
+    with np.errstate(divide="ignore"):
+        return shifted - xnp.log(xnp.sum(xnp.exp(shifted), axis, keepdims=True))
