@@ -130,3 +130,17 @@ def test_shape_mismatch_is_reported_at_trace_time_with_shapes():
 def test_float32_stays_float32_with_python_scalars():
     ir = xf.make_ir(lambda x: 2.5 * x + 1)(np.ones(3, np.float32))
     assert all(v.aval.dtype == np.float32 for e in ir.eqns for v in e.outputs)
+
+
+def test_isclose_and_allclose_agree_with_numpy():
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        a = rng.standard_normal((3, 4)).astype(dtype)
+        b = a + rng.choice([0.0, 1e-9, 1e-3], a.shape).astype(dtype)
+        b[0, 0] = np.inf
+        a[0, 0] = np.inf
+        ir = xf.make_ir(lambda u, v: (xnp.isclose(u, v), xnp.allclose(u, v)))(a, b)
+        close, allc = eval_ir(ir, [a, b])
+        assert np.array_equal(close, np.isclose(a, b))
+        assert bool(allc) == np.allclose(a, b) == xnp.allclose(a, b)
+        assert xnp.allclose(a, a) and not xnp.allclose(a, a + 1)

@@ -8,6 +8,8 @@ from xform.numpy._core import (broadcast_operands, cast, dtype_of, is_traced, lo
 from xform.primitives import elementwise as ew
 
 __all__ = [
+    "allclose",
+    "isclose",
     "abs",
     "absolute",
     "add",
@@ -344,3 +346,24 @@ def trunc(x, /):
 
 
 fix = trunc
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """`numpy.isclose`: |a - b| <= atol + rtol * |b|, elementwise."""
+    if not is_traced(a, b):
+        return wrap(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    dt = loop_dtypes(np.subtract, a, b)[0]
+    a, b = cast(a, dt), cast(b, dt)
+    close = absolute(a - b) <= atol + rtol * absolute(b)
+    close = close | (a == b)  # equal infinities
+    if equal_nan:
+        close = close | (isnan(a) & isnan(b))
+    return close
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """`numpy.allclose`; on traced values the result is a traced boolean scalar."""
+    if not is_traced(a, b):
+        return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    from xform.numpy.reductions import all as all_
+    return all_(isclose(a, b, rtol, atol, equal_nan))
