@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
@@ -60,9 +61,9 @@ def assert_same(actual, expected, rtol):
             np.testing.assert_array_equal(a, e)
 
 
-def run_three_ways(fn, ref, args, rtol=None):
+def run_three_ways(fn, ref, args, rtol=None, expected=None):
     """numpy reference vs xform.numpy on plain arrays vs make_ir + the interpreter."""
-    expected = ref(*args)
+    expected = ref(*args) if expected is None else expected
     assert_same(fn(*args), expected, rtol)
     ir = xf.make_ir(fn)(*args)
     assert_same(eval_ir(ir, tree.leaves(list(args))), tree.leaves(expected), rtol)
@@ -74,12 +75,15 @@ def run_three_ways(fn, ref, args, rtol=None):
 @dataclasses.dataclass
 class Case:
     id: str
-    fn: Callable                   # xform.numpy version, takes the array arguments
-    ref: Callable                  # numpy version
+    fn: Callable                   # xform.numpy version: fn(*arrays, **variant)
+    ref: Callable                  # numpy version: ref(*arrays, **variant)
     args: Callable                 # (rng, dtype, shape) -> tuple of array arguments
-    shapes: st.SearchStrategy = array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
+    shapes: st.SearchStrategy
     dtypes: tuple = FLOATS
     rtol: float | None = None
+    # Static keyword variants, each checked on every example; those numpy rejects for the
+    # drawn shape (e.g. an axis beyond its rank) are skipped.
+    variants: tuple = ({},)
 
 
 def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4):
@@ -103,18 +107,12 @@ def two(d1="real", d2="real"):
     return args
 
 
-def np_fn(name, **kw):
-    return lambda *a: getattr(np, name)(*a, **kw)
-
-
-def xnp_fn(name, **kw):
-    return lambda *a: getattr(xnp, name)(*a, **kw)
-
-
-def same(name, args=None, cid=None, shp=None, dtypes=FLOATS, rtol=None, **kw):
+def same(name, args=None, cid=None, shp=None, dtypes=FLOATS, rtol=None, variants=None,
+         **kw):
     """A case whose numpy reference is the numpy function of the same name."""
-    return Case(cid or f"{name}{kw or ''}", xnp_fn(name, **kw), np_fn(name, **kw),
-                args or one(), shapes() if shp is None else shp, dtypes, rtol)
+    return Case(cid or f"{name}{kw or ''}", lambda *a, **v: getattr(xnp, name)(*a, **kw, **v),
+                lambda *a, **v: getattr(np, name)(*a, **kw, **v), args or one(),
+                shapes() if shp is None else shp, dtypes, rtol, variants or ({},))
 
 
 def pair(cid, fn, ref, args=None, shp=None, dtypes=FLOATS, rtol=None):
@@ -145,12 +143,16 @@ BINARY = {
     "copysign": ("real", "real"), "heaviside": ("real", "real"),
 }
 
-ELEMENTWISE = [same(n, one(d)) for n, d in UNARY.items()]
-ELEMENTWISE += [same(n, two(*d)) for n, d in BINARY.items()]
+INT_OK = {"add", "subtract", "multiply", "maximum", "minimum", "equal", "not_equal", "less",
+          "less_equal", "greater", "greater_equal", "logical_and", "logical_or", "logical_xor",
+          "abs", "absolute", "negative", "sign", "square", "logical_not", "positive"}
+ELEMENTWISE = [same(n, one(d), dtypes=FLOATS + ((np.int32, np.uint8) if n in INT_OK else ()))
+               for n, d in UNARY.items()]
+ELEMENTWISE += [same(n, two(*d), dtypes=FLOATS + ((np.int32, np.int8) if n in INT_OK else ()))
+                for n, d in BINARY.items()]
 ELEMENTWISE += [
-    same("add", two(), cid="add-int", dtypes=(np.int32, np.int8, np.bool_)),
-    same("multiply", two(), cid="multiply-int", dtypes=(np.int64, np.uint8)),
-    same("abs", one(), cid="abs-int", dtypes=(np.int32,)),
+    same("add", two(), cid="add-bool", dtypes=(np.bool_,)),
+    same("true_divide", two(), cid="divide-int", dtypes=(np.int32,)),
     pair("add-weak-scalar", lambda x: xnp.add(x, 2.5), lambda x: np.add(x, 2.5)),
     pair("rsub-weak-scalar", lambda x: 1 - x * 3, lambda x: 1 - x * 3),
     pair("int-plus-float", lambda x: xnp.add(x.astype(np.int8), x),
@@ -173,38 +175,33 @@ ELEMENTWISE += [
          two("real", "pos")),
 ]
 
-RED = ("sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin", "ptp")
-AXES = [({}, 0), ({"axis": 0}, 1), ({"axis": -1, "keepdims": True}, 1),
-        ({"axis": (0, -1)}, 2), ({"keepdims": True}, 0), ({"axis": ()}, 0)]
-REDUCTIONS = [same(n, one("near1" if n == "prod" else "real"), shp=shapes(min_dims=d), **kw)
-              for n in RED for kw, d in AXES]
-REDUCTIONS += [same(n, one(), shp=shapes(min_dims=d), **kw)
-               for n in ("argmax", "argmin") for kw, d in
-               [({}, 0), ({"axis": -1}, 1), ({"axis": 0, "keepdims": True}, 1),
-                ({"keepdims": True}, 0)]]
-REDUCTIONS += [same(n, one("near1"), shp=shapes(min_dims=d), **kw)
-               for n in ("cumsum", "cumprod") for kw, d in
-               [({}, 0), ({"axis": 0}, 1), ({"axis": -1}, 1)]]
-REDUCTIONS += [same(n, one(), shp=shapes(min_dims=d), **kw)
-               for n in ("any", "all", "count_nonzero") for kw, d in
-               [({}, 0), ({"axis": 0}, 1), ({"axis": -1, "keepdims": True}, 1)]]
+INTS = (np.int8, np.int32, np.uint8)
+AXES = ({}, {"axis": 0}, {"axis": -1, "keepdims": True}, {"axis": (0, -1)}, {"keepdims": True},
+        {"axis": ()}, {"axis": None})
+REDUCTIONS = [same(n, one("near1" if n == "prod" else "real"), variants=AXES,
+                   dtypes=FLOATS + INTS + ((np.bool_,) if n in ("sum", "mean", "max") else ()))
+              for n in ("sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin")]
 REDUCTIONS += [
-    same(n, one(), cid=f"{n}-ints", shp=shapes(min_dims=1), dtypes=(np.int8, np.int32, np.uint8),
-         axis=0) for n in ("sum", "prod", "mean", "var", "std", "cumsum", "cumprod", "max")]
-REDUCTIONS += [
-    same(n, one(), cid=f"{n}-bool", dtypes=(np.bool_,))
-    for n in ("sum", "mean", "any", "all", "cumsum", "count_nonzero", "max")]
-REDUCTIONS += [
-    same("sum", cid="sum-dtype", dtype=np.float64),
-    same("mean", cid="mean-dtype", dtype=np.float64, axis=None),
-    same("var", cid="var-ddof", shp=shapes(min_dims=1, min_side=2), ddof=1, axis=0),
+    same("ptp", variants=AXES, dtypes=FLOATS + INTS[1:]),
+    same("argmax", variants=AXES[:3] + ({"keepdims": True},), dtypes=FLOATS + INTS),
+    same("argmin", variants=AXES[:3] + ({"axis": 0, "keepdims": True},), dtypes=FLOATS + INTS),
+    same("cumsum", variants=AXES[:2] + ({"axis": -1},), dtypes=FLOATS + INTS + (np.bool_,)),
+    same("cumprod", one("near1"), variants=AXES[:2] + ({"axis": -1},), dtypes=FLOATS + INTS),
+    same("any", variants=AXES, dtypes=FLOATS + (np.bool_, np.int32)),
+    same("all", variants=AXES, dtypes=FLOATS + (np.bool_, np.int32)),
+    same("count_nonzero", variants=AXES[:3], dtypes=FLOATS + (np.bool_, np.int32)),
+    same("sum", cid="sum-dtype", variants=({"dtype": np.float64}, {"dtype": np.float32},
+                                           {"axis": 0, "dtype": np.int64})),
+    same("mean", cid="mean-dtype", dtype=np.float64, dtypes=FLOATS + INTS),
+    same("var", cid="var-ddof", shp=shapes(min_dims=1, min_side=2), dtypes=FLOATS + INTS,
+         variants=({"ddof": 1, "axis": 0}, {"ddof": 1, "keepdims": True})),
     same("std", cid="std-ddof", shp=shapes(min_dims=1, min_side=2), ddof=1, keepdims=True),
-    same("sum", cid="sum-empty", shp=shapes(min_dims=1, min_side=0), axis=0),
-    same("prod", cid="prod-empty", shp=shapes(min_dims=1, min_side=0), axis=-1),
-    same("any", cid="any-empty", shp=shapes(min_dims=1, min_side=0), axis=0),
-    same("all", cid="all-empty", shp=shapes(min_dims=1, min_side=0)),
-    same("cumsum", cid="cumsum-empty", shp=shapes(min_dims=1, min_side=0), axis=0),
-    pair("average", lambda x: xnp.average(x), lambda x: np.average(x)),
+    same("sum", cid="empty", shp=shapes(min_dims=1, min_side=0), variants=AXES[:3]),
+    same("prod", cid="prod-empty", shp=shapes(min_dims=1, min_side=0), variants=AXES[:3]),
+    same("any", cid="any-empty", shp=shapes(min_dims=1, min_side=0), variants=AXES[:3]),
+    same("all", cid="all-empty", shp=shapes(min_dims=1, min_side=0), variants=AXES[:3]),
+    same("cumsum", cid="cumsum-empty", shp=shapes(min_dims=1, min_side=0), variants=AXES[:3]),
+    pair("average", lambda x: xnp.average(x), lambda x: np.average(x), dtypes=FLOATS + INTS),
     pair("average-weights", lambda x, w: xnp.average(x, weights=w),
          lambda x, w: np.average(x, weights=w),
          lambda rng, dt, s: (rand(rng, s, dt), rand(rng, s, dt, "pos"))),
@@ -214,9 +211,10 @@ REDUCTIONS += [
          shapes(min_dims=1)),
     pair("average-returned", lambda x: xnp.average(x, 0, returned=True, keepdims=True),
          lambda x: np.average(x, 0, returned=True, keepdims=True), shp=shapes(min_dims=1)),
-    pair("methods", lambda x: (x.sum(), x.mean(0), x.max(-1), x.argmin(), x.cumsum(0)),
-         lambda x: (x.sum(), x.mean(0), x.max(-1), x.argmin(), x.cumsum(0)),
-         shp=shapes(min_dims=1)),
+    pair("methods", lambda x: (x.sum(), x.mean(0), x.max(-1), x.argmin(), x.cumsum(0),
+                               x.var(), x.std(0), x.prod(), x.min(), x.any(), x.all(0)),
+         lambda x: (x.sum(), x.mean(0), x.max(-1), x.argmin(), x.cumsum(0), x.var(), x.std(0),
+                    x.prod(), x.min(), x.any(), x.all(0)), shp=shapes(min_dims=1)),
 ]
 
 
@@ -239,32 +237,28 @@ def same_shape(k):
     return lambda rng, dt, s: [rand(rng, s, dt) for _ in range(k)]
 
 
-def perm_args(rng, dt, s):
-    return (rand(rng, s, dt),)
+def v(**kw):
+    """Variants: one dict per value of each keyword (other keywords at their first value)."""
+    first = {k: vals[0] for k, vals in kw.items()}
+    return tuple({**first, k: x} for k, vals in kw.items() for x in vals)
 
 
-PADS = [((1, 2),), ((0, 1), (2, 0), (1, 1)), (2,)]
+PAD_WIDTHS = [((1, 2),), ((0, 1), (2, 0), (1, 1)), 2, ((1, 2), (2, 1)), (5, 7)]
 SHAPE = [
-    same("reshape", shape=(-1,)),
+    same("reshape", variants=v(shape=[(-1,), (1, -1, 1)], order=["C", "F"]),
+         dtypes=FLOATS + (np.int32, np.bool_)),
     pair("reshape-reversed", lambda x: xnp.reshape(x, x.shape[::-1]),
          lambda x: np.reshape(x, x.shape[::-1])),
-    pair("reshape-F", lambda x: xnp.reshape(x, (1, -1), order="F"),
-         lambda x: np.reshape(x, (1, -1), order="F")),
     pair("reshape-method", lambda x: x.reshape(-1, 1), lambda x: x.reshape(-1, 1)),
-    same("ravel"),
-    same("ravel", cid="ravel-F", order="F"),
-    same("transpose"),
-    same("transpose", cid="transpose-axes", shp=shapes(3, 3), axes=(1, 2, 0)),
+    same("ravel", variants=v(order=["C", "F"])),
+    same("transpose", variants=v(axes=[None, (1, 2, 0), (0, -1)])),
     pair("transpose-T", lambda x: x.T, lambda x: x.T),
-    same("swapaxes", shp=shapes(min_dims=1), axis1=0, axis2=-1),
-    same("moveaxis", shp=shapes(min_dims=1), source=0, destination=-1),
-    same("moveaxis", cid="moveaxis-tuple", shp=shapes(min_dims=2), source=(0, 1),
-         destination=(-1, 0)),
-    same("expand_dims", axis=0),
-    same("expand_dims", cid="expand_dims-tuple", axis=(0, -1)),
-    same("squeeze", shp=st.lists(st.sampled_from([1, 2, 3]), max_size=4).map(tuple)),
-    same("squeeze", cid="squeeze-axis", shp=st.lists(st.sampled_from([2, 3]), max_size=3)
-         .map(lambda s: (1, *s)), axis=0),
+    same("swapaxes", shp=shapes(min_dims=1), variants=v(axis1=[0, 1], axis2=[-1, 0])),
+    same("moveaxis", shp=shapes(min_dims=1), variants=(
+        {"source": 0, "destination": -1}, {"source": (0, 1), "destination": (-1, 0)})),
+    same("expand_dims", variants=v(axis=[0, -1, (0, -1), (1, 3)])),
+    same("squeeze", shp=st.lists(st.sampled_from([1, 2, 3]), max_size=4).map(tuple),
+         variants=v(axis=[None, 0, -1, (0, 1)])),
     pair("broadcast_to", lambda x: xnp.broadcast_to(x, (2, *x.shape)),
          lambda x: np.broadcast_to(x, (2, *x.shape))),
     same("broadcast_arrays", two()),
@@ -288,43 +282,28 @@ SHAPE = [
          same_shape(2)),
     same("split", split_args(2), shp=shapes(min_dims=1), indices_or_sections=2, axis=-1),
     same("split", cid="split-indices", shp=shapes(min_dims=1, min_side=3),
-         indices_or_sections=[1, -1, 5]),
-    same("array_split", shp=shapes(min_dims=1), indices_or_sections=3),
-    same("tile", reps=2),
-    same("tile", cid="tile-tuple", reps=(2, 1, 3)),
-    same("repeat", repeats=2),
-    same("repeat", cid="repeat-axis", shp=shapes(min_dims=1), repeats=3, axis=0),
+         variants=v(indices_or_sections=[[1, -1, 5], [2]], axis=[0, -1])),
+    same("array_split", shp=shapes(min_dims=1),
+         variants=v(indices_or_sections=[3, 1, [0, 2]], axis=[0, -1])),
+    same("tile", variants=v(reps=[2, (2, 1, 3), (1, 2)])),
+    same("repeat", variants=v(repeats=[2, 0], axis=[None, 0, -1])),
     same("repeat", cid="repeat-counts", shp=shapes(min_dims=1).map(lambda s: (*s[:-1], 3)),
          repeats=[2, 0, 1], axis=-1),
-    same("flip"),
-    same("flip", cid="flip-axis", shp=shapes(min_dims=2), axis=(0, -1)),
-    same("roll", shift=2),
-    same("roll", cid="roll-axis", shp=shapes(min_dims=1), shift=-1, axis=0),
-    same("roll", cid="roll-tuple", shp=shapes(min_dims=2), shift=(1, 5), axis=(0, -1)),
+    same("flip", variants=v(axis=[None, 0, (0, -1)])),
+    same("roll", variants=({"shift": 2}, {"shift": -1, "axis": 0},
+                           {"shift": (1, 5), "axis": (0, -1)}, {"shift": 3, "axis": (0, 0)})),
     same("atleast_1d"),
     same("atleast_2d"),
     same("atleast_3d"),
     same("atleast_1d", two(), cid="atleast_1d-two"),
     same("atleast_2d", two(), cid="atleast_2d-two"),
+    same("pad", shp=shapes(min_dims=1), dtypes=FLOATS + (np.int32,),
+         variants=tuple({"pad_width": p, "mode": m} for p in PAD_WIDTHS
+                        for m in ("constant", "edge", "reflect", "symmetric", "wrap"))),
+    same("pad", cid="pad-values", shp=shapes(min_dims=1),
+         variants=v(pad_width=[((1, 2), (2, 1)), 1],
+                    constant_values=[1.5, ((1.0, 2.0), (3.0, 4.0)), (7, 8)])),
 ]
-SHAPE += [same("pad", shp=shapes(min_dims=1, max_dims=2), pad_width=p, mode=m)
-          for m in ("constant", "edge", "reflect", "symmetric", "wrap")
-          for p in PADS if len(p) != 3]
-SHAPE += [
-    same("pad", cid="pad-3d", shp=shapes(3, 3), pad_width=((0, 1), (2, 0), (1, 1)),
-         mode="reflect"),
-    same("pad", cid="pad-value", shp=shapes(min_dims=1), pad_width=1, constant_values=1.5),
-    same("pad", cid="pad-values", shp=shapes(2, 2), pad_width=((1, 2), (2, 1)),
-         constant_values=((1.0, 2.0), (3.0, 4.0))),
-    same("pad", cid="pad-wide-wrap", shp=shapes(1, 1, max_side=3), pad_width=(5, 7),
-         mode="wrap"),
-    same("pad", cid="pad-wide-reflect", shp=shapes(1, 1, min_side=2, max_side=3),
-         pad_width=(5, 7), mode="reflect"),
-]
-
-
-def square(rng, dt, s):
-    return (rand(rng, (s[0], s[0]), dt),)
 
 
 CREATION = [
@@ -511,18 +490,29 @@ SCIPY = [
 
 FAMILIES = {"elementwise": ELEMENTWISE, "reductions": REDUCTIONS, "shape": SHAPE,
             "creation": CREATION, "contract": CONTRACT, "scipy": SCIPY}
-PARAMS = [pytest.param(case, np.dtype(dt), id=f"{family}-{case.id}-{np.dtype(dt).name}")
-          for family, cases in FAMILIES.items() for case in cases for dt in case.dtypes]
+PARAMS = [pytest.param(case, id=f"{family}-{case.id}")
+          for family, cases in FAMILIES.items() for case in cases]
 
 
-@pytest.mark.parametrize("case,dtype", PARAMS)
+@pytest.mark.parametrize("case", PARAMS)
 @given(data=st.data())
-def test_against_numpy(case, dtype, data):
+def test_against_numpy(case, data):
     shape = data.draw(case.shapes, label="shape")
-    rng = np.random.default_rng(data.draw(st.integers(0, 255), label="seed"))
-    args = case.args(rng, dtype, shape)
-    with np.errstate(all="ignore"):
-        run_three_ways(case.fn, case.ref, args, case.rtol)
+    seed = data.draw(st.integers(0, 255), label="seed")
+    for dtype in case.dtypes:
+        args = case.args(np.random.default_rng(seed), np.dtype(dtype), shape)
+        checked = 0
+        for kw in case.variants:
+            with np.errstate(all="ignore"):
+                try:
+                    expected = case.ref(*args, **kw)
+                except (ValueError, TypeError, IndexError):
+                    continue
+                note(f"dtype={np.dtype(dtype).name} variant={kw}")
+                run_three_ways(partial(case.fn, **kw), partial(case.ref, **kw), args,
+                               case.rtol, expected)
+            checked += 1
+        assert checked, "numpy rejected every variant: the case's shapes are wrong"
 
 
 # ----------------------------------------------------------------------------- indexing
@@ -665,8 +655,7 @@ def test_unsupported_function_names_itself():
         xnp.nanmedian(np.ones(4))
     with pytest.raises(NotImplementedError, match="linear_ramp"):
         xf.make_ir(lambda x: xnp.pad(x, 1, mode="linear_ramp"))(np.ones(3))
-    with pytest.raises(AttributeError):
-        xnp.not_a_numpy_function
+    assert not hasattr(xnp, "not_a_numpy_function")
 
 
 @pytest.mark.parametrize("fn,shapes_", [

@@ -357,17 +357,17 @@ def concrete_or_none(x):
 # ----------------------------------------------------------------------------- tracing to IR
 
 class TraceTracer(Tracer):
-    """A tracer standing for an IR variable."""
+    """A tracer standing for an IR variable (`ir_var`: not `var`, which is the array method)."""
 
-    __slots__ = ("var",)
+    __slots__ = ("ir_var",)
 
     def __init__(self, interp, var: Var):
         self.interp = interp
-        self.var = var
+        self.ir_var = var
 
     @property
     def aval(self):
-        return self.var.aval
+        return self.ir_var.aval
 
 
 class TraceInterpreter(Interpreter):
@@ -389,7 +389,7 @@ class TraceInterpreter(Interpreter):
 
     def atom(self, x):
         if isinstance(x, TraceTracer) and x.interp is self:
-            return x.var
+            return x.ir_var
         x = self.lift(x)
         if not isinstance(x, Tracer) and np.ndim(x) == 0:
             return Literal(np.asarray(x) if isinstance(x, np.ndarray) else x)
@@ -416,7 +416,7 @@ class TraceInterpreter(Interpreter):
         out_atoms = [self.atom(o) for o in outs]
         const_vars = [v for v, _ in self.const_vars.values()]
         consts = [c for _, c in self.const_vars.values()]
-        ir = IR(const_vars + [t.var for t in in_tracers], self.eqns, out_atoms)
+        ir = IR(const_vars + [t.ir_var for t in in_tracers], self.eqns, out_atoms)
         return ir, consts
 
 

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.numpy._core import (broadcast_to_shape, cast, dtype_of, is_traced, normalize_axis,
-                               shape_of, wrap)
+from xform.numpy._core import (
+    broadcast_to_shape,
+    cast,
+    dtype_of,
+    is_traced,
+    normalize_axis,
+    shape_of,
+    wrap,
+)
 from xform.primitives import structural as st
 from xform.primitives.linalg import dot_general
 from xform.primitives.reductions import reduce_sum

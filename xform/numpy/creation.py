@@ -4,10 +4,18 @@ from __future__ import annotations
 import numpy as np
 
 from xform.core import Tracer
-from xform.numpy._core import (broadcast_to_shape, cast, dtype_of, is_traced, result_dtype,
-                               shape_of, wrap)
+from xform.numpy._core import (
+    broadcast_to_shape,
+    cast,
+    dtype_of,
+    is_traced,
+    result_dtype,
+    shape_of,
+    wrap,
+)
 
 __all__ = [
+    "arange",
     "array",
     "asarray",
     "empty",
@@ -19,7 +27,6 @@ __all__ = [
     "linspace",
     "logspace",
     "meshgrid",
-    "arange",
     "ones",
     "ones_like",
     "tri",
@@ -59,7 +66,7 @@ def _from_traced(obj, dtype, ndmin):
     return x
 
 
-def array(object, dtype=None, *, copy=True, order="K", ndmin=0):  # noqa: A002 (numpy's name)
+def array(object, dtype=None, *, copy=True, order="K", ndmin=0):
     """An array from `object`, as `numpy.array`; traced values (also inside nested lists)
     give a traced array.
 

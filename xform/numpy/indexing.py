@@ -41,7 +41,9 @@ def _expand(idx, ndim):
         raise IndexError("an index can only have a single ellipsis ('...')")
     if n_ellipsis:
         k = next(j for j, i in enumerate(out) if i is Ellipsis)  # not ==: arrays compare
-        out[k:k + 1] = [slice(None)] * (ndim - used)
+        # An Ellipsis standing for no dimension is kept: it still separates advanced indices
+        # (numpy then moves their dimensions to the front).
+        out[k:k + 1] = [slice(None)] * (ndim - used) or [Ellipsis]
     else:
         out += [slice(None)] * (ndim - used)
     return out
@@ -49,7 +51,7 @@ def _expand(idx, ndim):
 
 def _is_advanced(i):
     return isinstance(i, (Tracer, np.ndarray)) or (
-        not isinstance(i, (slice, type(None), int, np.integer)))
+        not isinstance(i, (slice, type(None), type(Ellipsis), int, np.integer)))
 
 
 def _basic_getitem(x, idx):
@@ -58,6 +60,8 @@ def _basic_getitem(x, idx):
     start, limit, strides, flips, out_shape = [], [], [], [], []
     dim = 0
     for i in idx:
+        if i is Ellipsis:
+            continue
         if i is None:
             out_shape.append(1)
             continue
@@ -114,7 +118,7 @@ def _positions(shape, idx):
     for k, i in traced.items():
         if not np.issubdtype(i.dtype, np.integer):
             raise IndexError(f"arrays used as indices must be of integer type, got {i.dtype}")
-        dim = sum(1 for j in idx[:k] if j is not None)
+        dim = sum(1 for j in idx[:k] if j is not None and j is not Ellipsis)
         n = shape[dim]
         i = cast(i, np.int64)
         # Negative indices count from the end; out-of-range traced indices are clamped.

@@ -5,8 +5,16 @@ import builtins
 
 import numpy as np
 
-from xform.numpy._core import (cast, dtype_of, is_traced, normalize_axes, normalize_axis,
-                               result_dtype, shape_of, wrap)
+from xform.numpy._core import (
+    cast,
+    dtype_of,
+    is_traced,
+    normalize_axes,
+    normalize_axis,
+    result_dtype,
+    shape_of,
+    wrap,
+)
 from xform.primitives import reductions as red
 from xform.primitives.structural import reshape
 
@@ -45,6 +53,13 @@ def _keep(y, shape, axes, keepdims):
     return reshape(y, tuple(1 if i in axes else n for i, n in enumerate(shape)))
 
 
+def _axes(axis, ndim) -> tuple[int, ...]:
+    # Like numpy, a 0-d array may be reduced along "axis 0" (or -1), which is no axis at all.
+    if ndim == 0 and isinstance(axis, (int, np.integer)) and axis in (0, -1):
+        return ()
+    return normalize_axes(axis, ndim)
+
+
 def _count(shape, axes) -> int:
     return int(np.prod([shape[i] for i in axes], dtype=np.int64))
 
@@ -58,11 +73,11 @@ def _accumulate_dtype(dtype, requested, reducer):
 
 def _reduce(prim_fn, a, axis, keepdims, dtype):
     shape = shape_of(a)
-    axes = normalize_axes(axis, len(shape))
+    axes = _axes(axis, len(shape))
     return _keep(prim_fn(cast(a, dtype), axes), shape, axes, keepdims)
 
 
-def sum(a, axis=None, dtype=None, out=None, keepdims=False):  # noqa: A001  (numpy's name)
+def sum(a, axis=None, dtype=None, out=None, keepdims=False):
     """Sum over `axis` (None, int or tuple), as `numpy.sum`.
 
     >>> float(sum(np.arange(4.0)))
@@ -103,7 +118,7 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
         return wrap(np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims))
     dt = _mean_dtype(dtype_of(a), dtype)
     shape = shape_of(a)
-    n = _count(shape, normalize_axes(axis, len(shape)))
+    n = _count(shape, _axes(axis, len(shape)))
     return sum(a, axis, dt, keepdims=keepdims) / np.asarray(n, dt)
 
 
@@ -118,7 +133,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
         return wrap(np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
     dt = _mean_dtype(dtype_of(a), dtype)
     shape = shape_of(a)
-    n = _count(shape, normalize_axes(axis, len(shape)))
+    n = _count(shape, _axes(axis, len(shape)))
     centered = cast(a, dt) - mean(a, axis, dt, keepdims=True)
     # numpy divides by max(n - ddof, 0): a non-positive count gives inf or nan, not an error.
     return sum(centered * centered, axis, keepdims=keepdims) / np.asarray(builtins.max(n - ddof, 0), dt)
@@ -142,14 +157,14 @@ def _extremum(prim_fn, np_fn, name, a, axis, out, keepdims):
     if not is_traced(a):
         return wrap(np_fn(a, axis=axis, keepdims=keepdims))
     shape = shape_of(a)
-    axes = normalize_axes(axis, len(shape))
+    axes = _axes(axis, len(shape))
     if _count(shape, axes) == 0 and axes:
         raise ValueError(f"zero-size array of shape {shape} to reduction operation {name} "
                          "which has no identity")
     return _keep(prim_fn(a, axes), shape, axes, keepdims)
 
 
-def max(a, axis=None, out=None, keepdims=False):  # noqa: A001  (numpy's name)
+def max(a, axis=None, out=None, keepdims=False):
     """Maximum over `axis`, as `numpy.max`.
 
     >>> float(max(np.array([1.0, 3.0, 2.0])))
@@ -158,7 +173,7 @@ def max(a, axis=None, out=None, keepdims=False):  # noqa: A001  (numpy's name)
     return _extremum(red.reduce_max, np.max, "maximum", a, axis, out, keepdims)
 
 
-def min(a, axis=None, out=None, keepdims=False):  # noqa: A001  (numpy's name)
+def min(a, axis=None, out=None, keepdims=False):
     """Minimum over `axis`, as `numpy.min`.
 
     >>> float(min(np.array([1.0, 3.0, 2.0])))
@@ -189,8 +204,8 @@ def _arg_extremum(prim, np_fn, name, a, axis, out, keepdims):
         return wrap(np_fn(a, axis=axis, keepdims=keepdims))
     shape = shape_of(a)
     x = a
-    if axis is None:
-        x, ax = reshape(a, (_count(shape, range(len(shape))),)), 0
+    if axis is None or not shape:
+        x, ax = reshape(a, (_count(shape, range(len(shape))),)), normalize_axis(axis or 0, 1)
     else:
         ax = normalize_axis(axis, len(shape))
     if shape_of(x)[ax] == 0:
@@ -227,8 +242,8 @@ def _cumulative(prim_fn, np_fn, name, a, axis, dtype, out):
     dt = _accumulate_dtype(dtype_of(a), dtype, np_fn)
     shape = shape_of(a)
     x = cast(a, dt)
-    if axis is None:
-        x, axis = reshape(x, (_count(shape, range(len(shape))),)), 0
+    if axis is None or not shape:
+        x, axis = reshape(x, (_count(shape, range(len(shape))),)), axis or 0
     return prim_fn(x, normalize_axis(axis, len(shape_of(x))))
 
 
@@ -255,7 +270,7 @@ def _logical(prim_fn, np_fn, empty, a, axis, out, keepdims):
     if not is_traced(a):
         return wrap(np_fn(a, axis=axis, keepdims=keepdims))
     shape = shape_of(a)
-    axes = normalize_axes(axis, len(shape))
+    axes = _axes(axis, len(shape))
     if _count(shape, axes) == 0 and axes:
         out_shape = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdims \
             else tuple(n for i, n in enumerate(shape) if i not in axes)
@@ -263,7 +278,7 @@ def _logical(prim_fn, np_fn, empty, a, axis, out, keepdims):
     return _keep(prim_fn(cast(a, np.bool_), axes), shape, axes, keepdims)
 
 
-def any(a, axis=None, out=None, keepdims=False):  # noqa: A001  (numpy's name)
+def any(a, axis=None, out=None, keepdims=False):
     """Whether any element along `axis` is true, as `numpy.any`.
 
     >>> bool(any(np.array([0.0, 2.0])))
@@ -272,7 +287,7 @@ def any(a, axis=None, out=None, keepdims=False):  # noqa: A001  (numpy's name)
     return _logical(red.reduce_max, np.any, False, a, axis, out, keepdims)
 
 
-def all(a, axis=None, out=None, keepdims=False):  # noqa: A001  (numpy's name)
+def all(a, axis=None, out=None, keepdims=False):
     """Whether every element along `axis` is true, as `numpy.all`.
 
     >>> bool(all(np.array([0.0, 2.0])))
@@ -304,7 +319,7 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
         return wrap(np.average(a, axis=axis, weights=weights, returned=returned,
                                keepdims=keepdims))
     shape = shape_of(a)
-    axes = normalize_axes(axis, len(shape))
+    axes = _axes(axis, len(shape))
     if weights is None:
         avg = mean(a, axis, keepdims=keepdims)
         count = np.asarray(_count(shape, axes), dtype_of(avg))

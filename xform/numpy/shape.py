@@ -1,12 +1,23 @@
 """Shape manipulation of xform.numpy (reshape, transpose, stack, split, tile, pad, ...)."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from xform.core import Tracer
-from xform.numpy._core import (broadcast_operands, broadcast_to_shape, cast, dtype_of,
-                               is_traced, normalize_axes, normalize_axis, result_dtype, shape_of,
-                               wrap)
+from xform.numpy._core import (
+    broadcast_operands,
+    broadcast_to_shape,
+    cast,
+    dtype_of,
+    is_traced,
+    normalize_axes,
+    normalize_axis,
+    result_dtype,
+    shape_of,
+    wrap,
+)
 from xform.primitives import structural as st
 
 __all__ = [
@@ -189,6 +200,8 @@ def squeeze(a, axis=None):
     old = shape_of(a)
     if axis is None:
         axes = tuple(i for i, n in enumerate(old) if n == 1)
+    elif not old and isinstance(axis, (int, np.integer)) and axis in (0, -1):
+        return a  # numpy lets a 0-d array name axis 0 (or -1) here
     else:
         axes = _axis_tuple(axis, len(old))
         if any(old[i] != 1 for i in axes):
@@ -326,7 +339,7 @@ def hstack(tup, *, dtype=None):
     (5,)
     """
     xs = [_atleast(x, 1) for x in _operands(tup)]
-    return concatenate(xs, 0 if len(shape_of(xs[0])) == 1 else 1, dtype=dtype)
+    return concatenate(xs, 0 if xs and len(shape_of(xs[0])) == 1 else 1, dtype=dtype)
 
 
 def vstack(tup, *, dtype=None):
@@ -366,7 +379,7 @@ def _split(ary, indices_or_sections, axis, equal):
     ax = normalize_axis(axis, nd)
     points = _split_points(shape_of(ary)[ax], indices_or_sections, equal)
     lead = (slice(None),) * ax
-    return [ary[(*lead, slice(a, b))] for a, b in zip(points[:-1], points[1:])]
+    return [ary[(*lead, slice(a, b))] for a, b in itertools.pairwise(points)]
 
 
 def split(ary, indices_or_sections, axis=0):
@@ -424,8 +437,9 @@ def repeat(a, repeats, axis=None):
         raise TypeError("repeat needs concrete `repeats`: traced counts would give a "
                         "data-dependent output shape")
     x = a
-    if axis is None:
-        x, axis = ravel(a), 0
+    if axis is None or not shape_of(a):
+        # numpy repeats a 0-d array as if it were 1-D, whatever the axis.
+        x, axis = ravel(a), 0 if axis is None else axis
     shp = shape_of(x)
     ax = normalize_axis(axis, len(shp))
     n = shp[ax]
