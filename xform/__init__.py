@@ -1,6 +1,7 @@
 """xform: composable function transformations (grad, vmap, jit) for numpy code on the CPU."""
 from xform import numpy, tree  # noqa: F401
-from xform.api import (grad, hessian, jacfwd, jacrev, jvp, linearize, make_ir,  # noqa: F401
+from xform.api import (grad, hessian, jacfwd, jacrev, jit, jvp, linearize,  # noqa: F401
+                       make_ir,
                        stop_gradient, value_and_grad, vjp, vmap)
 from xform.core import IR  # noqa: F401
 

@@ -114,12 +114,13 @@ class Eqn:
 class IR:
     """A typed program: inputs, a list of equations in order, and outputs (vars or literals)."""
 
-    __slots__ = ("in_vars", "eqns", "outs")
+    __slots__ = ("in_vars", "eqns", "outs", "derived")
 
     def __init__(self, in_vars: list[Var], eqns: list[Eqn], outs: list):
         self.in_vars = list(in_vars)
         self.eqns = list(eqns)
         self.outs = list(outs)
+        self.derived: dict = {}  # memo of IRs and programs derived from this one (jvp, jit...)
 
     @property
     def in_avals(self) -> list[ShapedArray]:
@@ -243,6 +244,11 @@ def using(interp: Interpreter):
         yield interp
     finally:
         _current.reset(token)
+
+
+def at_root():
+    """Make the root (evaluating) interpreter current: for building closed IRs from closed IRs."""
+    return using(_root)
 
 
 @contextlib.contextmanager

@@ -8,21 +8,28 @@ backward pass reuses them instead of recomputing them.
 from __future__ import annotations
 
 from xform.core import (IR, Literal, ShapedArray, TraceInterpreter, UndefinedPrimal, Var, Zero,
-                        get_aval, new_interpreter)
+                        get_aval, is_float_dtype, new_interpreter)
 from xform.primitives.elementwise import add
 from xform.transforms.jvp import JVPInterpreter, JVPTracer, unpack, zeros_like_aval
 from xform.transforms.simplify import dce
 
 
-def linearize_flat(fun, primals: list, n_aux: int = 0, name: str = "linearize"):
+def linearize_flat(fun, primals: list, n_aux: int = 0, name: str = "linearize",
+                   active: list[bool] | None = None):
     """Run `fun(*flat) -> list`, returning (primal outputs, linear IR, its consts).
 
-    The IR maps (*consts, *input tangents) to the tangents of all but the last `n_aux` outputs.
+    The IR maps (*consts, *tangents of the active inputs) to the tangents of all but the last
+    `n_aux` outputs. Inputs are active by default when they are floating point.
     """
+    if active is None:
+        active = [is_float_dtype(get_aval(p).dtype) for p in primals]
     with new_interpreter(TraceInterpreter, name) as lin:
-        t_in = [lin.new_arg(ShapedArray(get_aval(p).shape, get_aval(p).dtype)) for p in primals]
+        t_in = [lin.new_arg(ShapedArray(get_aval(p).shape, get_aval(p).dtype))
+                for p, a in zip(primals, active) if a]
         with new_interpreter(JVPInterpreter, name) as jvp:
-            outs = fun(*[JVPTracer(jvp, p, t) for p, t in zip(primals, t_in)])
+            it = iter(t_in)
+            outs = fun(*[JVPTracer(jvp, p, next(it)) if a else p
+                         for p, a in zip(primals, active)])
             pairs = [unpack(jvp, o) for o in outs]
         n_lin = len(pairs) - n_aux
         t_out = [zeros_like_aval(t.aval) if isinstance(t, Zero) else t
