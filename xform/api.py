@@ -412,7 +412,7 @@ def jit(fun: Callable, static_argnums=(), static_argnames=(), backend: str | Non
     >>> float(f(0.5)) == float(xnp.sin(0.5) ** 2)
     True
     """
-    backend = backend or "interpreter"
+    backend = backend or "numba"
     if backend not in BACKENDS:
         raise ValueError(f"jit backend must be one of {BACKENDS}, got {backend!r}")
     static_nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)

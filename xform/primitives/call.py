@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xform.backends.lowering import INLINE
 from xform.core import (IR, Primitive, ShapedArray, UndefinedPrimal, Zero, at_root, close_ir,
                         eval_ir, trace_to_ir)
 from xform.transforms.simplify import simplify
@@ -114,3 +115,4 @@ call_p.abstract_eval = _call_abstract_eval
 call_p.jvp = _call_jvp
 call_p.transpose = _call_transpose
 call_p.vmap = _call_vmap
+call_p.numba = INLINE

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from xform.backends.lowering import Scalar
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, get_aval
 from xform.primitives import special_impl
 
@@ -356,8 +357,10 @@ rem_p = binary("rem", np.mod)
 def _rem_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = rem_p.bind1(x, y)
+    # (x - out) / y is the integer quotient up to rounding (e.g. -3.0000000000000004), so
+    # round it: floor could land one below.
     b = Zero(get_aval(x)) if isinstance(ty, Zero) else \
-        neg(ty * floor_p.bind1(div(sub(x, out), y)))
+        neg(ty * round_p.bind1(div(sub(x, out), y)))
     return [out], [add_tangents(tx, b)]
 
 
@@ -447,3 +450,41 @@ convert_p.vmap = _elementwise_vmap(convert_p)
 
 
 def eq(x, y): return eq_p.bind1(x, y)  # noqa: E704
+
+# ----------------------------------------------------------------------------- Numba lowerings
+
+_MAX = "{0} if ({0} > {1} or {0} != {0}) else {1}"  # NaN-propagating, as np.maximum
+_MIN = "{0} if ({0} < {1} or {0} != {0}) else {1}"
+_SIGN = "{t}(1) if {0} > 0 else ({t}(-1) if {0} < 0 else {0})"  # keeps NaN, and unsigned >= 0
+
+
+def _integer_pow_numba(x, *, y, t):
+    if y == 0:
+        return f"{t}(1)"
+    power = " * ".join([x] * abs(y)) if abs(y) <= 4 else f"{x} ** {abs(y)}"
+    return f"({power})" if y > 0 else f"{t}(1) / ({power})"
+
+
+for _p, _template in [
+        (neg_p, "-{0}"), (sin_p, "np.sin({0})"), (cos_p, "np.cos({0})"), (tan_p, "np.tan({0})"),
+        (asin_p, "np.arcsin({0})"), (acos_p, "np.arccos({0})"), (atan_p, "np.arctan({0})"),
+        (sinh_p, "np.sinh({0})"), (cosh_p, "np.cosh({0})"), (tanh_p, "np.tanh({0})"),
+        (asinh_p, "np.arcsinh({0})"), (acosh_p, "np.arccosh({0})"),
+        (atanh_p, "np.arctanh({0})"), (exp_p, "np.exp({0})"), (exp2_p, "np.exp2({0})"),
+        (expm1_p, "np.expm1({0})"), (log_p, "np.log({0})"), (log1p_p, "np.log1p({0})"),
+        (sqrt_p, "np.sqrt({0})"), (rsqrt_p, "{t}(1) / np.sqrt({0})"), (cbrt_p, "np.cbrt({0})"),
+        (logistic_p, "{t}(1) / ({t}(1) + np.exp(-{0}))"), (erf_p, "math.erf({0})"),
+        (lgamma_p, "math.lgamma({0})"), (digamma_p, "K.digamma({0})"),
+        (polygamma_p, "K.polygamma({n}, {0})"), (abs_p, "abs({0})"), (sign_p, _SIGN),
+        (floor_p, "np.floor({0})"), (ceil_p, "np.ceil({0})"), (round_p, "np.rint({0})"),
+        (is_finite_p, "np.isfinite({0})"), (is_nan_p, "np.isnan({0})"),
+        (not_p, "np.logical_not({0})"), (stop_gradient_p, "{0}"),
+        (integer_pow_p, _integer_pow_numba), (convert_p, "{0}"),
+        (add_p, "{0} + {1}"), (sub_p, "{0} - {1}"), (mul_p, "{0} * {1}"), (div_p, "{0} / {1}"),
+        (pow_p, "np.power({0}, {1})"), (max_p, _MAX), (min_p, _MIN),
+        (atan2_p, "np.arctan2({0}, {1})"), (rem_p, "{0} % {1}"), (floordiv_p, "{0} // {1}"),
+        (and_p, "np.logical_and({0}, {1})"), (or_p, "np.logical_or({0}, {1})"),
+        (xor_p, "np.logical_xor({0}, {1})"), (eq_p, "{0} == {1}"), (ne_p, "{0} != {1}"),
+        (lt_p, "{0} < {1}"), (le_p, "{0} <= {1}"), (gt_p, "{0} > {1}"), (ge_p, "{0} >= {1}"),
+        (select_p, "{1} if {0} else {2}")]:
+    _p.numba = Scalar(_template)

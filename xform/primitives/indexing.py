@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, get_aval
-from xform.primitives.elementwise import instantiate
+from xform.backends.lowering import from_flat
+from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, concrete_or_none, get_aval
+from xform.primitives.elementwise import eq, instantiate, select
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis
 
 
@@ -169,7 +170,23 @@ def _scatter_transpose(cts, x, idx, u):
     uaval = u.aval if isinstance(u, UndefinedPrimal) else get_aval(u)
     ct_x = scatter(ct, idx, np.zeros(uaval.shape, uaval.dtype)) \
         if isinstance(x, UndefinedPrimal) else None
-    return [ct_x, None, gather(ct, idx) if isinstance(u, UndefinedPrimal) else None]
+    ct_u = None
+    if isinstance(u, UndefinedPrimal):
+        ct_u = gather(ct, idx)
+        landed = _landed(idx, get_aval(ct).shape)
+        if concrete_or_none(landed) is None or not np.all(landed):
+            mask = broadcast_in_dim(landed, uaval.shape, tuple(range(get_aval(landed).ndim)))
+            ct_u = select(mask, ct_u, np.zeros(uaval.shape, uaval.dtype))
+    return [ct_x, None, ct_u]
+
+
+def _landed(idx, shape):
+    """Which updates a scatter keeps: where indices repeat, only the write that wins lands, so
+    only it gets a cotangent. Found by scattering the updates' ids the same way."""
+    batch, k = get_aval(idx).shape[:-1], get_aval(idx).shape[-1]
+    ids = np.arange(int(np.prod(batch, dtype=np.int64)), dtype=np.int64).reshape(batch)
+    slots = scatter(np.full(shape[:k], -1, np.int64), idx, ids)
+    return eq(gather(slots, idx), ids)
 
 
 scatter_p.impl = _scatter_impl
@@ -177,3 +194,49 @@ scatter_p.abstract_eval = _scatter_abstract_eval
 scatter_p.jvp = _scatter_jvp
 scatter_p.transpose = _scatter_transpose
 scatter_p.vmap = _scatter_vmap(scatter_p)
+
+# ----------------------------------------------------------------------------- Numba lowerings
+
+
+def _rows_of_operand(em, x, k):
+    """`x` as a contiguous 2-D array: its first k dims flattened into rows."""
+    shape = x.aval.shape
+    rows = em.fresh("rows")
+    m = int(np.prod(shape[:k], dtype=np.int64))
+    n = int(np.prod(shape[k:], dtype=np.int64))
+    em.line(f"{rows} = np.ascontiguousarray({x.expr}).reshape(({m}, {n}))")
+    return rows, shape[:k], n
+
+
+def _index_rows(em, idx):
+    shape = idx.aval.shape
+    name = em.fresh("index")
+    b = int(np.prod(shape[:-1], dtype=np.int64))
+    em.line(f"{name} = np.ascontiguousarray({idx.expr}).reshape(({b}, {shape[-1]}))")
+    return name
+
+
+def _gather_numba(em, ins, outs):
+    (x, idx), (o,) = ins, outs
+    rows, dims, _ = _rows_of_operand(em, x, idx.aval.shape[-1])
+    flat = em.fresh("picked")
+    em.line(f"{flat} = {em.kernel('gather_rows')}({rows}, {_index_rows(em, idx)}, "
+            f"{tuple(dims)!r}).ravel()")
+    from_flat(em, o, flat)
+
+
+def _scatter_numba(accumulate):
+    def rule(em, ins, outs):
+        (x, idx, u), (o,) = ins, outs
+        rows, dims, n = _rows_of_operand(em, x, idx.aval.shape[-1])
+        b = int(np.prod(idx.aval.shape[:-1], dtype=np.int64))
+        updates = (f"np.full(({b}, {n}), {u.expr})" if u.aval.shape == () else
+                   f"np.ascontiguousarray({u.expr}).reshape(({b}, {n}))")
+        em.line(f"{o.expr} = {em.kernel('scatter_rows')}({rows}, {_index_rows(em, idx)}, "
+                f"{tuple(dims)!r}, {updates}, {accumulate}).reshape({x.aval.shape!r})")
+    return rule
+
+
+gather_p.numba = _gather_numba
+scatter_add_p.numba = _scatter_numba(True)
+scatter_p.numba = _scatter_numba(False)

@@ -680,3 +680,39 @@ svd_p.impl = _svd_impl
 svd_p.abstract_eval = _svd_abstract_eval
 svd_p.jvp = _svd_jvp
 svd_p.vmap = _batched_vmap(svd_p)
+
+# ----------------------------------------------------------------------------- Numba lowerings
+
+
+def _dot_general_numba(em, ins, outs, *, dimension_numbers):
+    (lc, rc), (lb, rb) = dimension_numbers
+    (x, y), (o,) = ins, outs
+    blas = x.aval.dtype in (np.float32, np.float64)
+    if blas and not lb and len(lc) == 1 and x.aval.ndim <= 2 and y.aval.ndim <= 2:
+        # A matrix or vector product: one BLAS call on (possibly transposed) views.
+        a = f"{x.expr}.T" if x.aval.ndim == 2 and lc[0] == 0 else x.expr
+        b = f"{y.expr}.T" if y.aval.ndim == 2 and rc[0] == 1 else y.expr
+        em.line(f"{o.expr} = np.dot({a}, {b})")
+        return
+    xs, ys = x.aval.shape, y.aval.shape
+    lf, rf = _free(len(xs), lc, lb), _free(len(ys), rc, rb)
+    size = lambda dims, shape: int(np.prod([shape[d] for d in dims], dtype=np.int64))  # noqa
+    bsz, m, k, n = size(lb, xs), size(lf, xs), size(lc, xs), size(rf, ys)
+    a3, b3, o3 = em.fresh("lhs"), em.fresh("rhs"), em.fresh("prod")
+    em.line(f"{a3} = np.ascontiguousarray({x.expr}.transpose({(*lb, *lf, *lc)!r}))"
+            f".reshape(({bsz}, {m}, {k}))")
+    em.line(f"{b3} = np.ascontiguousarray({y.expr}.transpose({(*rb, *rc, *rf)!r}))"
+            f".reshape(({bsz}, {k}, {n}))")
+    if blas:
+        em.line(f"{o3} = np.empty(({bsz}, {m}, {n}), {a3}.dtype)")
+        em.line(f"for b in range({bsz}):")
+        em.line(f"    {o3}[b] = np.dot({a3}[b], {b3}[b])")
+    else:
+        em.line(f"{o3} = {em.kernel('matmul_batched')}({a3}, {b3})")
+    if o.aval.shape == ():
+        em.line(f"{o.expr} = {o3}[0, 0, 0]")
+    else:
+        em.line(f"{o.expr} = {o3}.reshape({o.aval.shape!r})")
+
+
+dot_general_p.numba = _dot_general_numba

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xform.backends.lowering import Reduction, dtype_expr, from_flat, to_rows
 from xform.core import Primitive, ShapedArray, Zero, get_aval
 from xform.primitives.elementwise import convert, div, eq, instantiate, mul, select
 from xform.primitives.structural import (broadcast_in_dim, concatenate, moveaxis, reshape,
@@ -30,7 +31,9 @@ def _reduce_vmap(p):
 
 def reducer(name: str, impl) -> Primitive:
     p = Primitive(name)
-    p.impl = lambda x, *, axes: [np.asarray(impl(x, axis=axes))]
+    # numpy widens small integer sums and products to int64; the output keeps x's dtype.
+    p.impl = lambda x, *, axes: [np.asarray(impl(x, axis=axes)).astype(np.asarray(x).dtype,
+                                                                        copy=False)]
     p.abstract_eval = lambda x, *, axes: [_reduced_aval(x, axes)]
     p.vmap = _reduce_vmap(p)
     return p
@@ -160,8 +163,8 @@ def _cumulative(name, impl):
     def run(x, *, axis, reverse):
         x = np.asarray(x)
         if reverse:
-            return [np.flip(impl(np.flip(x, axis), axis=axis), axis)]
-        return [impl(x, axis=axis)]
+            return [np.flip(impl(np.flip(x, axis), axis=axis, dtype=x.dtype), axis)]
+        return [impl(x, axis=axis, dtype=x.dtype)]
     p.impl = run
     p.abstract_eval = lambda x, *, axis, reverse: [x]
 
@@ -218,3 +221,36 @@ def _cumprod_jvp(primals, tangents, *, axis, reverse):
 
 
 cumprod_p.jvp = _cumprod_jvp
+
+# ----------------------------------------------------------------------------- Numba lowerings
+
+
+def _arg_numba(largest):
+    def rule(em, ins, outs, *, axis, index_dtype):
+        (x,), (o,) = ins, outs
+        rows, _, _ = to_rows(em, x, axis)
+        flat = em.fresh("idx")
+        em.line(f"{flat} = {em.kernel('argmax_rows')}({rows}, {largest})"
+                f".astype({dtype_expr(index_dtype)})")
+        from_flat(em, o, flat)
+    return rule
+
+
+def _cumulative_numba(product):
+    def rule(em, ins, outs, *, axis, reverse):
+        (x,), (o,) = ins, outs
+        rows, moved, perm = to_rows(em, x, axis)
+        inverse = tuple(int(i) for i in np.argsort(perm))
+        em.line(f"{o.expr} = {em.kernel('cumulate_rows')}({rows}, {product}, {reverse})"
+                f".reshape({moved!r}).transpose({inverse!r})")
+    return rule
+
+
+reduce_sum_p.numba = Reduction("sum")
+reduce_max_p.numba = Reduction("max")
+reduce_min_p.numba = Reduction("min")
+reduce_prod_p.numba = Reduction("prod")
+argmax_p.numba = _arg_numba(True)
+argmin_p.numba = _arg_numba(False)
+cumsum_p.numba = _cumulative_numba(False)
+cumprod_p.numba = _cumulative_numba(True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xform.backends.lowering import BROADCAST
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, get_aval
 
 
@@ -290,10 +291,24 @@ def _pad_transpose(cts, x, value, *, lo, hi, interior):
 
 def _pad_vmap(args, bdims, *, lo, hi, interior):
     (x, v), (dx, dv) = args, bdims
-    if dv is not None:
-        raise NotImplementedError("vmap of pad over a batched padding value")
-    x = moveaxis(x, dx, 0)
-    return [pad(x, v, (0, *lo), (0, *hi), (0, *interior))], [0]
+    if dv is None:
+        x = moveaxis(x, dx, 0)
+        return [pad(x, v, (0, *lo), (0, *hi), (0, *interior))], [0]
+    # A padding value per batch member: pad with zeros, then fill the padded positions (a
+    # concrete mask, the same for every member) with each member's value.
+    from xform.primitives.elementwise import select
+    size = np.shape(v)[dv]
+    aval = get_aval(x)
+    if dx is None:
+        x = broadcast_in_dim(x, (size, *aval.shape), tuple(range(1, aval.ndim + 1)))
+    else:
+        x = moveaxis(x, dx, 0)
+    shape = get_aval(x).shape[1:]
+    padded = pad(x, np.zeros((), aval.dtype), (0, *lo), (0, *hi), (0, *interior))
+    out_shape = get_aval(padded).shape
+    mask = pad(np.zeros(shape, np.bool_), np.ones((), np.bool_), lo, hi, interior)
+    mask = broadcast_in_dim(mask, out_shape, tuple(range(1, len(out_shape))))
+    return [select(mask, broadcast_in_dim(v, out_shape, (0,)), padded)], [0]
 
 
 pad_p.impl = _pad_impl
@@ -368,3 +383,60 @@ concatenate_p.abstract_eval = _concatenate_abstract_eval
 concatenate_p.jvp = _concatenate_jvp
 concatenate_p.transpose = _concatenate_transpose
 concatenate_p.vmap = _concatenate_vmap
+
+# ----------------------------------------------------------------------------- Numba lowerings
+
+
+def _index(dims):
+    return ", ".join(dims) if len(dims) != 1 else dims[0] + ","
+
+
+def _reshape_numba(em, ins, outs, *, new_shape):
+    (x,), (o,) = ins, outs
+    if o.aval.shape == ():
+        em.line(f"{o.expr} = {x.expr}.ravel()[0]")
+    elif x.aval.shape == ():
+        em.line(f"{o.expr} = np.full({tuple(new_shape)!r}, {x.expr})")
+    else:
+        em.line(f"{o.expr} = np.ascontiguousarray({x.expr}).reshape({tuple(new_shape)!r})")
+
+
+def _transpose_numba(em, ins, outs, *, permutation):
+    em.line(f"{outs[0].expr} = {ins[0].expr}.transpose({tuple(permutation)!r})")
+
+
+def _rev_numba(em, ins, outs, *, dimensions):
+    (x,), (o,) = ins, outs
+    index = _index(["::-1" if d in dimensions else ":" for d in range(x.aval.ndim)])
+    em.line(f"{o.expr} = {x.expr}[{index}]")
+
+
+def _slice_numba(em, ins, outs, *, start, limit, strides):
+    index = _index([f"{a}:{b}:{s}" for a, b, s in zip(start, limit, strides)])
+    em.line(f"{outs[0].expr} = {ins[0].expr}[{index}]")
+
+
+def _pad_numba(em, ins, outs, *, lo, hi, interior):
+    (x, value), (o,) = ins, outs
+    full_lo, full_hi = [max(0, v) for v in lo], [max(0, v) for v in hi]
+    shape = tuple(_pad_shape(x.aval.shape, full_lo, full_hi, interior))
+    place = _index([f"{a}:{a + (n - 1) * (i + 1) + 1 if n else a}:{i + 1}"
+                    for a, n, i in zip(full_lo, x.aval.shape, interior)])
+    crop = _index([f"{-min(0, a)}:{s + min(0, b)}" for a, b, s in zip(lo, hi, shape)])
+    em.line(f"{o.expr} = np.full({shape!r}, {value.expr})")
+    em.line(f"{o.expr}[{place}] = {x.expr}")
+    em.line(f"{o.expr} = {o.expr}[{crop}]")
+
+
+def _concatenate_numba(em, ins, outs, *, dimension):
+    parts = "".join(f"{x.expr}, " for x in ins)
+    em.line(f"{outs[0].expr} = np.concatenate(({parts}), axis={dimension})")
+
+
+broadcast_in_dim_p.numba = BROADCAST
+reshape_p.numba = _reshape_numba
+transpose_p.numba = _transpose_numba
+rev_p.numba = _rev_numba
+slice_p.numba = _slice_numba
+pad_p.numba = _pad_numba
+concatenate_p.numba = _concatenate_numba

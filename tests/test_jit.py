@@ -1,0 +1,244 @@
+"""jit: both backends against numpy and the interpreter, caching per signature, composition.
+
+The numba backend is checked on the whole xform.numpy table (values, shapes and dtypes against
+numpy) with a few examples per case — every compile costs time, so the default run samples the
+table and `-m slow` runs all of it.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+import xform as xf
+import xform.numpy as xnp
+from test_numpy import PARAMS, assert_same
+
+BACKENDS = ["numba", "interpreter"]
+
+
+def _run_case(case, data, backend):
+    shape = data.draw(case.shapes, label="shape")
+    seed = data.draw(st.integers(0, 255), label="seed")
+    for dtype in case.dtypes:
+        args = case.args(np.random.default_rng(seed), np.dtype(dtype), shape)
+        for kw in case.variants:
+            with np.errstate(all="ignore"):
+                try:
+                    expected = case.ref(*args, **kw)
+                except (ValueError, TypeError, IndexError):
+                    continue
+                note(f"dtype={np.dtype(dtype).name} variant={kw}")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", RuntimeWarning)  # no silent fallback
+                    got = xf.jit(lambda *a: case.fn(*a, **kw), backend=backend)(*args)
+                assert_same(got, expected, case.rtol)
+
+
+# A sample of the table runs by default; the whole table with `-m slow`.
+SAMPLE = PARAMS[::7]
+
+
+@pytest.mark.parametrize("case", SAMPLE)
+@settings(max_examples=2)
+@given(data=st.data())
+def test_numba_backend_agrees_with_numpy_sample(case, data):
+    _run_case(case, data, "numba")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", PARAMS)
+@settings(max_examples=3)
+@given(data=st.data())
+def test_numba_backend_agrees_with_numpy_everywhere(case, data):
+    _run_case(case, data, "numba")
+
+
+# ----------------------------------------------------------------------------- AD and vmap
+
+
+from test_ad import BINARY as AD_BINARY  # noqa: E402
+from test_ad import STRUCTURAL as AD_STRUCTURAL  # noqa: E402
+from test_ad import UNARY as AD_UNARY  # noqa: E402
+
+# (A boolean mask on a traced value has a data-dependent size, so "mask" cannot be jitted.)
+AD_CASES = ([(n, f, (s,)) for n, f, s, _ in AD_UNARY]
+            + [(n, f, (sx, sy)) for n, f, sx, sy in AD_BINARY]
+            + [(n, f, ("grid",)) for n, f in AD_STRUCTURAL if n != "mask"])
+# Every case runs under both backends with `-m slow`; by default numba compiles a sample.
+AD_PARAMS = [pytest.param(*c, b, id=f"{c[0]}-{b}",
+                          marks=[pytest.mark.slow] if b == "numba" and k % 4 else [])
+             for k, c in enumerate(AD_CASES) for b in BACKENDS]
+
+
+def _ad_args(samplers, rng):
+    if samplers == ("grid",):
+        return (rng.uniform(-2, 2, (3, 4)),)
+    args = tuple(s(rng, (2, 3)) for s in samplers)
+    return args if len(args) == 1 else (args[0], args[1] + 3.0 * (args[1] > 0))
+
+
+def _scalar_loss(fn):
+    return lambda *a: xnp.sum(xnp.sin(fn(*a)))
+
+
+def _close(a, b, rtol=1e-10):
+    for x, y in zip(xf.tree.leaves(a), xf.tree.leaves(b)):
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.shape == y.shape and x.dtype == y.dtype, (x.shape, y.shape, x.dtype, y.dtype)
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("name,fn,samplers,backend", AD_PARAMS)
+def test_derivatives_under_jit_agree(name, fn, samplers, backend):
+    args = _ad_args(samplers, np.random.default_rng(0))
+    loss = _scalar_loss(fn)
+    argnums = tuple(range(len(args)))
+    eager = xf.value_and_grad(loss, argnums=argnums)(*args)
+    _close(xf.jit(xf.value_and_grad(loss, argnums=argnums), backend=backend)(*args), eager)
+    _close(xf.grad(xf.jit(loss, backend=backend), argnums=argnums)(*args), eager[1])
+    batched = tuple(np.stack([a, a * 0.5 + 0.1]) for a in args)
+    looped = [xf.grad(loss, argnums=argnums)(*[b[i] for b in batched]) for i in range(2)]
+    got = xf.jit(xf.vmap(xf.grad(loss, argnums=argnums)), backend=backend)(*batched)
+    _close(got, tuple(np.stack(g) for g in zip(*looped)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compositions_under_jit(backend):
+    def f(x, y):
+        return xnp.sum(xnp.tanh(x @ y) ** 2) + xnp.max(x)
+
+    x = np.random.default_rng(1).normal(size=(3, 4))
+    y = np.random.default_rng(2).normal(size=(4, 2))
+    jit = lambda g: xf.jit(g, backend=backend)  # noqa: E731
+    _close(jit(xf.hessian(lambda v: f(v, y)))(x), xf.hessian(lambda v: f(v, y))(x))
+    _close(xf.jacfwd(jit(xf.grad(lambda v: f(v, y))))(x),
+           xf.jacfwd(xf.grad(lambda v: f(v, y)))(x))
+    inner = jit(lambda v: xnp.sin(v) * 2.0)
+    _close(jit(lambda v: inner(v) + inner(v * v))(x), np.sin(x) * 2 + np.sin(x * x) * 2)
+    _close(xf.vmap(jit(lambda r: f(r.reshape(1, 4), y)))(x),
+           np.array([f(r.reshape(1, 4), y) for r in x]))
+    _close(xf.grad(lambda a: jit(lambda b: a * b)(3.0))(2.0), 3.0)
+    _close(xf.jvp(jit(xnp.sin), (0.5,), (2.0,)), (np.sin(0.5), 2 * np.cos(0.5)))
+
+
+# ----------------------------------------------------------------------------- the front end
+
+
+def test_traces_once_per_signature_and_again_for_a_new_shape():
+    traces = []
+
+    def f(x, y):
+        traces.append(x.shape)
+        return xnp.sum(x * y)
+
+    g = xf.jit(f, backend="interpreter")
+    for _ in range(3):
+        assert g(np.ones(3), 2.0) == pytest.approx(6.0)
+    assert g(np.ones(4), 2.0) == pytest.approx(8.0)
+    assert g(np.ones(3, np.float32), np.float32(2.0)).dtype == np.float32
+    assert traces == [(3,), (4,), (3,)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_static_arguments(backend):
+    def f(x, n, *, mode="sum"):
+        out = x
+        for _ in range(n):  # Python control flow on static values
+            out = xnp.sin(out)
+        return xnp.sum(out) if mode == "sum" else xnp.max(out)
+
+    g = xf.jit(f, static_argnums=1, static_argnames="mode", backend=backend)
+    x = np.linspace(0, 1, 5)
+    assert g(x, 2) == pytest.approx(np.sum(np.sin(np.sin(x))))
+    assert g(x, 3, mode="max") == pytest.approx(np.max(np.sin(np.sin(np.sin(x)))))
+    with pytest.raises(TypeError, match="hashable"):
+        xf.jit(f, static_argnums=1)(x, [1])
+
+
+def test_float32_stays_float32_under_jit():
+    f = xf.jit(xf.value_and_grad(lambda w, x: xnp.mean(xnp.tanh(x @ w) ** 2)))
+    w, x = np.ones(3, np.float32), np.ones((4, 3), np.float32)
+    value, g = f(w, x)
+    assert np.asarray(value).dtype == np.float32 and g.dtype == np.float32
+
+
+def test_branching_on_a_traced_value_names_the_fixes():
+    with pytest.raises(xf.core.ConcretizationError, match="lax.cond.*static_argnums"):
+        xf.jit(lambda x: x if x > 0 else -x)(1.0)
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match="backend"):
+        xf.jit(xnp.sin, backend="gpu")
+
+
+def test_a_primitive_without_a_lowering_falls_back_with_a_warning():
+    from xform.core import Primitive, ShapedArray
+    twice_p = Primitive("test_twice")
+    twice_p.impl = lambda x: [2 * np.asarray(x)]
+    twice_p.abstract_eval = lambda x: [ShapedArray(x.shape, x.dtype)]
+    f = xf.jit(lambda x: twice_p.bind1(xnp.sin(x)) + 1.0)
+    with pytest.warns(RuntimeWarning, match="test_twice.*interpreter"):
+        out = f(np.ones(3))
+    np.testing.assert_allclose(out, 2 * np.sin(np.ones(3)) + 1.0)
+
+
+def test_generated_source_shows_fusion():
+    from xform.backends.numba import generate
+    ir = xf.make_ir(lambda x: xnp.sum(xnp.exp(xnp.sin(x) * 2.0), axis=1))(np.ones((3, 4)))
+    source, _ = generate(ir)
+    assert source.count("for i0 in range(3)") == 1  # one loop nest: no intermediate arrays
+    assert source.count("np.empty") == 1  # only the reduction's accumulator is allocated
+    assert "# " in source and "sin" in source and "exp" in source
+
+
+# ----------------------------------------------------------------------------- on-disk cache
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import xform as xf, xform.numpy as xnp
+    assert "numba" not in sys.modules, "import xform must not import numba"
+    from xform.backends import numba as nb
+    f = xf.jit(xf.grad(lambda x: xnp.sum(xnp.tanh(x) * xnp.cos(x))))
+    x = np.linspace(-1.0, 1.0, 7)
+    np.testing.assert_allclose(f(x), np.cos(x) / np.cosh(x) ** 2 - np.tanh(x) * np.sin(x),
+                               rtol=1e-12)
+    print(nb.stats["compiled"], nb.stats["loaded"])
+""")
+
+
+def _run_fresh(cache_dir):
+    env = dict(os.environ, XFORM_CACHE_DIR=str(cache_dir))
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return tuple(int(v) for v in out.stdout.split())
+
+
+def test_a_second_process_reuses_the_disk_cache(tmp_path):
+    assert _run_fresh(tmp_path) == (1, 0)
+    assert _run_fresh(tmp_path) == (0, 1)
+
+
+def test_a_corrupt_cache_entry_is_recompiled(tmp_path):
+    assert _run_fresh(tmp_path) == (1, 0)
+    for path in (tmp_path / "__pycache__").iterdir():
+        path.write_bytes(path.read_bytes()[:40])  # truncated entries
+    assert _run_fresh(tmp_path) == (1, 0)
+    for path in (tmp_path / "__pycache__").iterdir():
+        path.write_bytes(b"not a cache file")
+    assert _run_fresh(tmp_path) == (1, 0)
+    assert _run_fresh(tmp_path) == (0, 1)
+
+
+def test_the_cache_can_be_disabled(tmp_path):
+    assert _run_fresh("off") == (1, 0)

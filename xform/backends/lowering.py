@@ -1,0 +1,76 @@
+"""The vocabulary of Numba lowering rules, kept free of Numba so that `import xform` stays light.
+
+A primitive's `numba` rule is one of:
+- `Scalar(template)`: a fusible elementwise operation; the template turns operand scalar
+  expressions into the result's scalar expression (the code generator puts it in a loop);
+- `Reduction(kind)`: a reducer the code generator folds into the loop producing its operand;
+- `INLINE`: a higher-order primitive whose `ir` param is inlined into the enclosing program;
+- a function `rule(em, ins, outs, **params)` emitting whole-array statements through the
+  emitter `em` (see `xform.backends.numba.Emitter`), for everything else.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+class Scalar:
+    """A fusible elementwise lowering: `template.format(*operand_exprs, t=dtype_constructor,
+    **params)`, or a function with that signature returning the expression. `{t}` types
+    constants (`{t}(1)`) so that float32 code stays float32."""
+
+    def __init__(self, template: str | Callable[..., str]):
+        self.expr = template.format if isinstance(template, str) else template
+
+
+class Reduction:
+    """A reducer over some axes, accumulated inside the loop that computes its operand."""
+
+    def __init__(self, kind: str):
+        self.kind = kind  # "sum", "max", "min" or "prod"
+
+
+INLINE = "inline"
+BROADCAST = "broadcast"  # broadcast_in_dim: becomes an index mapping inside the consuming loop
+
+
+def dtype_expr(dtype) -> str:
+    """The Numba-compatible constructor of a dtype: `np.float32`, `np.bool_`, ..."""
+    dtype = np.dtype(dtype)
+    return "np.bool_" if dtype == np.bool_ else f"np.{dtype.name}"
+
+
+def scalar_literal(value, dtype) -> str:
+    """A typed scalar constant expression (`np.float32(0.5)`), so float32 code stays float32."""
+    dtype = np.dtype(dtype)
+    value = np.asarray(value, dtype).item()
+    if dtype == np.bool_:
+        return repr(bool(value))
+    if isinstance(value, float) and not np.isfinite(value):
+        value = "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
+    else:
+        value = repr(value)
+    return f"{dtype_expr(dtype)}({value})"
+
+
+def to_rows(em, x, axis: int) -> tuple[str, tuple, tuple]:
+    """Emit `x` with `axis` moved last, as a contiguous 2-D array of rows.
+
+    Returns (name of the rows array, the permuted shape, the permutation)."""
+    shape = x.aval.shape
+    perm = tuple(d for d in range(len(shape)) if d != axis) + (axis,)
+    moved = tuple(shape[d] for d in perm)
+    rows = em.fresh("rows")
+    n = shape[axis]
+    m = int(np.prod(moved[:-1], dtype=np.int64))
+    em.line(f"{rows} = np.ascontiguousarray({x.expr}.transpose({perm!r})).reshape(({m}, {n}))")
+    return rows, moved, perm
+
+
+def from_flat(em, out, flat: str):
+    """Assign the flat (1-D) result `flat` to `out`, reshaped to its aval (a scalar if 0-d)."""
+    if out.aval.shape == ():
+        em.line(f"{out.expr} = {flat}[0]")
+    else:
+        em.line(f"{out.expr} = {flat}.reshape({out.aval.shape!r})")

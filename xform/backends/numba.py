@@ -1,0 +1,495 @@
+"""The Numba backend: lower a closed IR to generated Python source and compile it with njit.
+
+Elementwise chains, the broadcasts feeding them and the reductions consuming them become single
+loop nests with no intermediate arrays; everything else is a whole-array statement emitted by the
+primitive's own `numba` rule (matrix products call BLAS through `np.dot`). Each equation appears
+as a comment above its code. The source is written to a content-addressed file in the cache
+directory so that Numba's on-disk cache lets a second process skip compilation.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import warnings
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from xform.backends.lowering import (BROADCAST, INLINE, Reduction, Scalar, dtype_expr,
+                                     scalar_literal)
+from xform.core import IR, Eqn, Literal, ShapedArray, Var, at_root, eval_ir
+
+
+class Unsupported(NotImplementedError):
+    """An equation has no Numba lowering; the program runs in the interpreter instead."""
+
+
+class Val(NamedTuple):
+    """An operand or result of a whole-array rule: its expression in the source and its aval."""
+    expr: str
+    aval: ShapedArray
+
+
+# ----------------------------------------------------------------------------- inlining
+
+def inline_calls(ir: IR) -> IR:
+    """Replace every equation whose rule is INLINE by the equations of its `ir` param."""
+    rename: dict[Var, object] = {}
+
+    def sub(a, env):
+        return env.get(a, a) if isinstance(a, Var) else a
+
+    eqns: list[Eqn] = []
+    for e in ir.eqns:
+        ins = [sub(a, rename) for a in e.inputs]
+        if e.prim.numba is not INLINE:
+            eqns.append(Eqn(e.prim, ins, e.outputs, e.params))
+            continue
+        inner = inline_calls(e.params["ir"])
+        env = dict(zip(inner.in_vars, ins))
+        for ie in inner.eqns:
+            fresh = [Var(v.aval) for v in ie.outputs]  # one IR may be inlined twice
+            eqns.append(Eqn(ie.prim, [sub(a, env) for a in ie.inputs], fresh, ie.params))
+            env.update(zip(ie.outputs, fresh))
+        rename.update(zip(e.outputs, [sub(a, env) for a in inner.outs]))
+    return IR(ir.in_vars, eqns, [sub(a, rename) for a in ir.outs])
+
+
+# ----------------------------------------------------------------------------- code generation
+
+def _uniform(val: np.ndarray):
+    """The single value of an array whose elements are all equal, else None."""
+    flat = val.reshape(-1)
+    if flat.size and (flat == flat[0]).all() and not np.isnan(flat[0:1].astype(float)).any():
+        return flat[0]
+    return None
+
+
+def _eqn_comment(eqn: Eqn, name_of) -> str:
+    params = " ".join(f"{k}={v!r}" for k, v in sorted(eqn.params.items()))
+    params = f"[{params}]" if params else ""
+    outs = " ".join(f"{name_of(v)}:{v.aval}" for v in eqn.outputs)
+    ins = " ".join(name_of(a) for a in eqn.inputs)
+    return f"# {outs} = {eqn.prim.name}{params} {ins}"
+
+
+class Group:
+    """A loop nest over one shape: fused elementwise statements, stores and reductions."""
+
+    def __init__(self, em: Emitter, shape: tuple):
+        self.em, self.shape = em, shape
+        self.index = ", ".join(f"i{k}" for k in range(len(shape)))
+        self.body: list[str] = []
+        self.local: dict[Var, str] = {}
+        self.loads: dict[int, str] = {}
+        self.eqn_ids: set[int] = set()
+        self.reductions: list[tuple[Var, str, tuple, str]] = []
+
+    def reduced(self, v: Var) -> bool:
+        return any(r[0] is v for r in self.reductions)
+
+    def operand(self, a) -> str:
+        """The scalar expression of an operand inside the loop body."""
+        em = self.em
+        if isinstance(a, Literal):
+            val = np.asarray(a.val)
+            if val.ndim == 0:
+                return scalar_literal(val, val.dtype)
+            u = _uniform(val)
+            if u is not None:
+                return scalar_literal(u, val.dtype)
+        elif a in self.local:
+            return self.local[a]
+        if a.aval.shape == ():
+            return em.atom(a)
+        key = id(a)
+        if key not in self.loads:
+            name = em.fresh("x")
+            self.body.append(f"{name} = {em.atom(a)}[{self.index}]")
+            self.loads[key] = name
+        return self.loads[key]
+
+    def add(self, i: int, eqn: Eqn, expr: str):
+        out = eqn.outputs[0]
+        name = self.em.fresh("s")
+        self.body.append(_eqn_comment(eqn, self.em.name_of))
+        self.body.append(f"{name} = {dtype_expr(out.aval.dtype)}({expr})")
+        self.local[out] = name
+        self.eqn_ids.add(i)
+
+    def add_broadcast(self, i: int, eqn: Eqn, shape, broadcast_dimensions):
+        (x,) = eqn.inputs
+        if x.aval.shape == () or (isinstance(x, Literal) and _uniform(np.asarray(x.val))
+                                  is not None):
+            return self.add(i, eqn, self.operand(x) if x.aval.shape == ()
+                            else scalar_literal(_uniform(np.asarray(x.val)), x.aval.dtype))
+        idx = ", ".join("0" if x.aval.shape[k] == 1 and shape[d] != 1 else f"i{d}"
+                        for k, d in enumerate(broadcast_dimensions))
+        self.add(i, eqn, f"{self.em.atom(x)}[{idx}]")
+
+    def add_reduction(self, i: int, eqn: Eqn, kind: str, axes: tuple):
+        value = self.operand(eqn.inputs[0])
+        acc = self.em.fresh("acc")
+        self.body.append(_eqn_comment(eqn, self.em.name_of))
+        self.reductions.append((eqn.outputs[0], kind, axes, acc, value))
+        self.eqn_ids.add(i)
+
+    def flush(self):
+        em, shape = self.em, self.shape
+        stores, pre, post = [], [], []
+        for v, name in self.local.items():
+            if not em.used_outside(v, self.eqn_ids):
+                continue
+            if shape == ():
+                em.names[v] = name
+                continue
+            arr = em.fresh("v")
+            pre.append(f"{arr} = np.empty({shape!r}, {dtype_expr(v.aval.dtype)})")
+            stores.append(f"{arr}[{self.index}] = {name}")
+            em.names[v] = arr
+        updates = []
+        for v, kind, axes, acc, value in self.reductions:
+            kept = [k for k in range(len(shape)) if k not in axes]
+            dtype = v.aval.dtype
+            init = _reduction_init(kind, dtype)
+            if kept:
+                pre.append(f"{acc} = np.empty({v.aval.shape!r}, {dtype_expr(dtype)})")
+                pre.append(f"{acc}[...] = {scalar_literal(init, dtype)}")
+                ref = f"{acc}[{', '.join(f'i{k}' for k in kept)}]"
+            else:
+                # Full float32 sums accumulate in float64: one rounding at the end.
+                acc_dtype = np.float64 if kind == "sum" and dtype == np.float32 else dtype
+                pre.append(f"{acc} = {scalar_literal(init, acc_dtype)}")
+                if acc_dtype != dtype:
+                    post.append(f"{acc} = {dtype_expr(dtype)}({acc})")
+                ref = acc
+            updates += _reduction_update(kind, dtype, ref, value)
+            em.names[v] = acc
+        em.lines += pre
+        indent = ""
+        for k, n in enumerate(shape):
+            em.lines.append(f"{indent}for i{k} in range({n}):")
+            indent += "    "
+        em.lines += [indent + s for s in self.body + stores + updates]
+        if not self.body and not stores and not updates and shape:
+            em.lines.append(indent + "pass")
+        em.lines += post
+
+
+def _reduction_init(kind: str, dtype):
+    if kind == "sum":
+        return 0
+    if kind == "prod":
+        return 1
+    if dtype == np.bool_:
+        return kind == "min"
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return info.min if kind == "max" else info.max
+    return -np.inf if kind == "max" else np.inf
+
+
+def _reduction_update(kind: str, dtype, ref: str, value: str) -> list[str]:
+    if kind == "sum":
+        return [f"{ref} += {value}"]
+    if kind == "prod":
+        return [f"{ref} *= {value}"]
+    if dtype == np.bool_:
+        op = "or" if kind == "max" else "and"
+        return [f"{ref} = {ref} {op} {value}"]
+    cmp = ">" if kind == "max" else "<"
+    nan = f" or {value} != {value}" if np.issubdtype(dtype, np.inexact) else ""
+    # NaN propagates: once the accumulator is NaN no comparison replaces it.
+    return [f"if {value} {cmp} {ref}{nan}:", f"    {ref} = {value}"]
+
+
+class Emitter:
+    """Builds the body of one generated function from an (inlined) IR."""
+
+    def __init__(self, ir: IR):
+        self.ir = ir
+        self.lines: list[str] = []
+        self.names: dict[Var, str] = {}
+        self.consts: list[np.ndarray] = []
+        self.const_names: dict[int, str] = {}
+        self.counter = 0
+        self.consumers: dict[Var, set[int]] = {}
+        for i, e in enumerate(ir.eqns):
+            for a in e.inputs:
+                if isinstance(a, Var):
+                    self.consumers.setdefault(a, set()).add(i)
+        self.outs = {a for a in ir.outs if isinstance(a, Var)}
+        self.groups: dict[tuple, Group] = {}
+        self.owner: dict[Var, Group] = {}
+        self._print_names: dict[Var, str] = {}
+
+    # -- names
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def name_of(self, a) -> str:
+        """A stable short name for comments."""
+        if isinstance(a, Literal):
+            val = np.asarray(a.val)
+            return repr(val.item()) if val.ndim == 0 else f"const{a.aval}"
+        if a not in self._print_names:
+            self._print_names[a] = f"%{len(self._print_names)}"
+        return self._print_names[a]
+
+    def atom(self, a) -> str:
+        """The expression of a materialised value (arrays by name, scalars as scalars)."""
+        if isinstance(a, Literal):
+            val = np.asarray(a.val)
+            if val.ndim == 0:
+                return scalar_literal(val, val.dtype)
+            key = id(a.val)
+            if key not in self.const_names:
+                self.const_names[key] = f"c{len(self.consts)}"
+                self.consts.append(np.ascontiguousarray(val))
+            return self.const_names[key]
+        return self.names[a]
+
+    def used_outside(self, v: Var, eqn_ids: set[int]) -> bool:
+        return v in self.outs or not self.consumers.get(v, set()) <= eqn_ids
+
+    def line(self, text: str):
+        """Append a statement to the function body (used by whole-array rules)."""
+        self.lines.append(text)
+
+    def kernel(self, name: str) -> str:
+        """The source name of a helper kernel from xform.backends.kernels."""
+        return f"K.{name}"
+
+    # -- groups
+    def settle(self, a, keep: Group | None = None):
+        """Make operand `a` available outside open loops: flush the group producing it."""
+        if not isinstance(a, Var):
+            return
+        g = self.owner.get(a)
+        if g is not None and (g is not keep or g.reduced(a)):
+            self.flush(g)
+
+    def flush(self, g: Group):
+        del self.groups[g.shape]
+        for v in list(g.local) + [r[0] for r in g.reductions]:
+            self.owner.pop(v, None)
+        g.flush()
+
+    def group(self, shape) -> Group:
+        g = self.groups.get(shape)
+        if g is None:
+            g = self.groups[shape] = Group(self, shape)
+        return g
+
+    def claim(self, g: Group, eqn: Eqn):
+        for v in eqn.outputs:
+            self.owner[v] = g
+
+    # -- the walk
+    def emit(self, eqns: list[Eqn]):
+        for i, eqn in enumerate(eqns):
+            rule = eqn.prim.numba
+            if rule is None:
+                raise Unsupported(f"the primitive '{eqn.prim.name}' has no Numba lowering")
+            if isinstance(rule, Scalar):
+                shape = eqn.outputs[0].aval.shape
+                for a in eqn.inputs:
+                    self.settle(a, self.groups.get(shape))
+                g = self.group(shape)
+                t = dtype_expr(eqn.outputs[0].aval.dtype)
+                g.add(i, eqn, rule.expr(*[g.operand(a) for a in eqn.inputs], t=t,
+                                        **eqn.params))
+                self.claim(g, eqn)
+            elif rule is BROADCAST:
+                self.settle(eqn.inputs[0])
+                g = self.group(eqn.outputs[0].aval.shape)
+                g.add_broadcast(i, eqn, **eqn.params)
+                self.claim(g, eqn)
+            elif isinstance(rule, Reduction):
+                (x,) = eqn.inputs
+                self.settle(x, self.groups.get(x.aval.shape))
+                g = self.group(x.aval.shape)
+                if eqn.params["axes"]:
+                    g.add_reduction(i, eqn, rule.kind, eqn.params["axes"])
+                else:  # reducing over no axes is the identity
+                    g.add(i, eqn, g.operand(x))
+                self.claim(g, eqn)
+            elif callable(rule):
+                for a in eqn.inputs:
+                    self.settle(a)
+                ins = [Val(self.atom(a), a.aval) for a in eqn.inputs]
+                outs = []
+                for v in eqn.outputs:
+                    self.names[v] = self.fresh("v")
+                    outs.append(Val(self.names[v], v.aval))
+                self.lines.append(_eqn_comment(eqn, self.name_of))
+                rule(self, ins, outs, **eqn.params)
+            else:
+                raise Unsupported(f"the primitive '{eqn.prim.name}' has no Numba lowering")
+        for g in list(self.groups.values()):
+            self.flush(g)
+
+
+def generate(ir: IR) -> tuple[str, list[np.ndarray]]:
+    """Source of a module defining `kernel(*consts, *inputs) -> tuple of outputs`."""
+    ir = inline_calls(ir)
+    em = Emitter(ir)
+    args = [f"a{k}" for k in range(len(ir.in_vars))]
+    for v, name in zip(ir.in_vars, args):
+        em.names[v] = name
+    em.emit(ir.eqns)
+    outs = [em.atom(a) for a in ir.outs if isinstance(a, Var)]
+    params = [f"c{k}" for k in range(len(em.consts))] + args
+    body = "\n".join("    " + s for s in em.lines + [f"return ({''.join(o + ', ' for o in outs)})"])
+    source = (f"# Generated by xform from an IR with {len(ir.eqns)} equations.\n"
+              "import math\n\nimport numba\nimport numpy as np\n\n"
+              "from xform.backends import kernels as K\n\n\n"
+              "@numba.njit(cache=CACHE, error_model='numpy', nogil=True)\n"
+              f"def kernel({', '.join(params)}):\n{body}\n")
+    return source, em.consts
+
+
+# ----------------------------------------------------------------------------- compile + cache
+
+def cache_dir() -> str | None:
+    """Where generated modules and Numba's compiled code live (None: on-disk cache disabled).
+
+    Set XFORM_CACHE_DIR to move it, or to `off` to disable it."""
+    env = os.environ.get("XFORM_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in ("off", "0", "none", "") else env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "xform")
+
+
+_modules: dict[str, object] = {}
+
+
+def _load_module(source: str):
+    """Import the generated source from a content-addressed file (or exec it, cache off)."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    mod_name = f"xform_gen_{digest}"
+    module = _modules.get(mod_name)
+    if module is not None:
+        return module
+    directory = cache_dir()
+    header = f"CACHE = {directory is not None}\n"
+    if directory is None:
+        module = type(sys)(mod_name)
+        exec(compile(header + source, f"<xform {mod_name}>", "exec"), module.__dict__)
+    else:
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, mod_name + ".py")
+        if not os.path.exists(path):
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(header + source)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module  # Numba's cache re-imports it by name when loading
+        spec.loader.exec_module(module)
+    module.SOURCE = source
+    _modules[mod_name] = module
+    return module
+
+
+def _clear_cached_code(module):
+    """Delete Numba's cache files of a generated module (used when they are unreadable)."""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return
+    pycache = os.path.join(os.path.dirname(path), "__pycache__")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if os.path.isdir(pycache):
+        for name in os.listdir(pycache):
+            if name.startswith(stem + "."):
+                try:
+                    os.remove(os.path.join(pycache, name))
+                except OSError:
+                    pass
+
+
+stats = {"compiled": 0, "loaded": 0}  # programs compiled vs loaded from the disk cache
+
+
+def _scalar_output(scalar_type):
+    return lambda results: scalar_type(next(results))
+
+
+def _literal_output(value):
+    return lambda results: value
+
+
+class CompiledProgram:
+    """A compiled IR: converts scalars at the boundary and rebuilds literal outputs."""
+
+    def __init__(self, ir: IR):
+        source, self.consts = generate(ir)
+        self.module = _load_module(source)
+        self.kernel = self.module.kernel
+        self.source = source
+        self.scalar_inputs = [k for k, v in enumerate(ir.in_vars) if v.aval.shape == ()]
+        # Per output: None (an array, as is), a scalar type to re-wrap a 0-d result that
+        # Numba returns as a Python scalar, or a literal output the kernel does not return.
+        self.fixes = [(_scalar_output(a.aval.dtype.type) if a.aval.shape == () else None)
+                      if isinstance(a, Var) else _literal_output(a.val) for a in ir.outs]
+        self.checked = False
+
+    def __call__(self, args: list) -> list:
+        for k in self.scalar_inputs:
+            if type(args[k]) is np.ndarray:
+                args = list(args)
+                args[k] = args[k][()]
+        if self.checked:
+            results = iter(self.kernel(*self.consts, *args))
+        else:
+            results = iter(self._first_call(args))
+        return [next(results) if fix is None else fix(results) for fix in self.fixes]
+
+    def _first_call(self, args):
+        """The first call loads or compiles; an unreadable cache entry is recompiled."""
+        try:
+            results = self.kernel(*self.consts, *args)
+        except Exception as exc:
+            if not _looks_like_cache_failure(exc):
+                raise
+            _clear_cached_code(self.module)
+            _modules.pop(self.module.__name__, None)
+            self.module = _load_module(self.source)
+            self.kernel = self.module.kernel
+            results = self.kernel(*self.consts, *args)
+        self.checked = True
+        hits = sum(self.kernel.stats.cache_hits.values())
+        stats["loaded" if hits else "compiled"] += 1
+        return results
+
+
+def _looks_like_cache_failure(exc: Exception) -> bool:
+    import pickle
+    return isinstance(exc, (EOFError, pickle.UnpicklingError, OSError, ValueError,
+                            AttributeError, ImportError, IndexError, TypeError, KeyError))
+
+
+_warned: set[str] = set()
+
+
+def compile_ir(ir: IR) -> Callable[[list], list]:
+    """A callable running `ir` compiled by Numba; an IR with an unsupported primitive runs in
+    the interpreter instead, with a warning naming the primitive."""
+    try:
+        return CompiledProgram(ir)
+    except Unsupported as exc:
+        msg = str(exc)
+        if msg not in _warned:
+            _warned.add(msg)
+            warnings.warn(f"jit: {msg}; this program runs in the interpreter instead",
+                          RuntimeWarning, stacklevel=3)
+
+        def run(args):
+            with at_root():
+                return eval_ir(ir, args)
+        return run

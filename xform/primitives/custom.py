@@ -1,0 +1,346 @@
+"""Primitives for user-defined derivatives and rematerialisation, each with all its rules.
+
+- `custom_jvp_call`: runs a closed primal IR; its derivative is the user's JVP rule.
+- `custom_vjp_call`: runs a closed primal IR; its derivative runs the user's forward rule and
+  records `custom_vjp_lin`, a linear primitive whose transpose is the user's backward rule.
+- `remat`: runs a closed IR; its derivative recomputes that IR instead of storing its
+  intermediates, so under reverse mode the only residuals are the IR's inputs.
+
+Each primal IR takes `(*consts, *args)`: values the user's function closed over that are traced
+by an enclosing transformation come first (`num_consts` of them), so that every transformation
+sees them as ordinary operands. The `ir` param always evaluates to the primitive's meaning, so
+the Numba backend inlines it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from xform.backends.lowering import INLINE
+from xform.core import IR, Primitive, ShapedArray, UndefinedPrimal, Zero, eval_ir, is_float_dtype
+from xform.primitives.call import _derive, _zeros_for
+from xform.primitives.elementwise import instantiate
+from xform.primitives.reductions import reduce_sum
+from xform.primitives.structural import moveaxis
+
+
+class Rule:
+    """A user rule adapted to flat lists, labelled so that printed IRs stay readable.
+
+    Rules are params of equations: they hash and compare by identity."""
+
+    __slots__ = ("fn", "label")
+
+    def __init__(self, fn: Callable, label: str):
+        self.fn = fn
+        self.label = label
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __repr__(self):
+        return self.label
+
+
+# ----------------------------------------------------------------------------- shared rules
+
+def _run_ir(*args, ir, **_):
+    return eval_ir(ir, list(args))
+
+
+def _check_avals(avals, ir: IR, name: str):
+    if list(avals) != ir.in_avals:
+        raise TypeError(f"{name}: the IR takes {ir.in_avals} but was given {list(avals)}")
+    return ir.out_avals
+
+
+def _batch_ir(ir: IR, args, bdims, name: str):
+    """`ir` batched along axis 0 of its batched inputs (every output batched at axis 0),
+    the arguments with their batch axes moved to 0, the batch size and the new in dims."""
+    from xform.transforms.vmap import vmap_flat
+    size = next(np.shape(a)[d] for a, d in zip(args, bdims) if d is not None)
+    in_dims = [None if d is None else 0 for d in bdims]
+    in_avals = [a if d is None else ShapedArray((size, *a.shape), a.dtype)
+                for a, d in zip(ir.in_avals, in_dims)]
+
+    def batched(*xs):
+        return vmap_flat(lambda *x: eval_ir(ir, list(x)), list(xs), in_dims,
+                         [0] * len(ir.outs), size)
+    key = ("vmap", tuple(d is not None for d in in_dims), size)
+    b_ir = _derive(ir, key, batched, in_avals, f"vmap_{name}")
+    moved = [a if d in (None, 0) else moveaxis(a, d, 0) for a, d in zip(args, bdims)]
+    return b_ir, moved, size, in_dims
+
+
+def _float_tangents(ts, avals):
+    """Tangents of non-float outputs are symbolic zeros."""
+    return [t if is_float_dtype(a.dtype) else Zero(a) for t, a in zip(ts, avals)]
+
+
+def _check_consts_not_differentiated(tangents, num_consts, kind, name, fix):
+    if any(not isinstance(t, Zero) for t in tangents[:num_consts]):
+        raise TypeError(
+            f"{kind} function {name} is being differentiated with respect to a value it "
+            f"closes over, but its custom rule only covers its explicit arguments. {fix}")
+
+
+def _closure_batched_error(kind, name):
+    return ValueError(
+        f"{kind} function {name} closes over a value batched by an enclosing vmap and is "
+        "differentiated inside that vmap, which its custom rule cannot see. Pass the value "
+        "as an explicit argument instead.")
+
+
+# ----------------------------------------------------------------------------- custom_jvp_call
+
+custom_jvp_call_p = Primitive("custom_jvp_call")
+
+
+def custom_jvp_call(consts, args, *, ir: IR, jvp: Rule, name: str) -> list:
+    """Bind the primal IR `ir(*consts, *args)` whose derivative is `jvp(primals, tangents)
+    -> (outs, tangents_out)` (flat lists, over `args` only)."""
+    return custom_jvp_call_p.bind(*consts, *args, ir=ir, jvp=jvp, num_consts=len(consts),
+                                  name=name)
+
+
+def _custom_jvp_call_abstract_eval(*avals, ir, jvp, num_consts, name):
+    return _check_avals(avals, ir, f"custom_jvp function {name}")
+
+
+def _custom_jvp_call_jvp(primals, tangents, *, ir, jvp, num_consts, name):
+    _check_consts_not_differentiated(
+        tangents, num_consts, "custom_jvp", name,
+        "Pass the value into the custom_jvp function as an argument and extend its JVP rule.")
+    outs, t_outs = jvp(list(primals[num_consts:]),
+                       [instantiate(t) for t in tangents[num_consts:]])
+    return outs, _float_tangents(t_outs, ir.out_avals)
+
+
+def _custom_jvp_call_vmap(args, bdims, *, ir, jvp, num_consts, name):
+    from xform.transforms.vmap import vmap_flat
+    b_ir, moved, size, in_dims = _batch_ir(ir, args, bdims, name)
+    consts_batched = any(d is not None for d in in_dims[:num_consts])
+    arg_dims = in_dims[num_consts:]
+    n_out = len(ir.outs)
+
+    def batched_jvp(primals, tangents):
+        if consts_batched:
+            raise _closure_batched_error("custom_jvp", name)
+        n = len(primals)
+
+        def flat(*xs):
+            outs, t_outs = jvp(list(xs[:n]), list(xs[n:]))
+            return [*outs, *t_outs]
+        res = vmap_flat(flat, [*primals, *tangents], arg_dims * 2, [0] * (2 * n_out), size)
+        return res[:n_out], res[n_out:]
+    rule = Rule(batched_jvp, f"vmap({jvp!r})")
+    return custom_jvp_call(moved[:num_consts], moved[num_consts:], ir=b_ir, jvp=rule,
+                           name=name), [0] * n_out
+
+
+custom_jvp_call_p.impl = _run_ir
+custom_jvp_call_p.abstract_eval = _custom_jvp_call_abstract_eval
+custom_jvp_call_p.jvp = _custom_jvp_call_jvp
+custom_jvp_call_p.vmap = _custom_jvp_call_vmap
+custom_jvp_call_p.numba = INLINE
+
+
+# ----------------------------------------------------------------------------- custom_vjp_call
+
+custom_vjp_call_p = Primitive("custom_vjp_call")
+
+
+def custom_vjp_call(consts, args, *, ir: IR, fwd: Rule, bwd: Rule, name: str) -> list:
+    """Bind the primal IR `ir(*consts, *args)` with reverse-mode rules over `args` (flat lists):
+    `fwd(args) -> (outs, residuals, res_tree)`, `bwd(res_tree, residuals, cts) -> cts_in`."""
+    return custom_vjp_call_p.bind(*consts, *args, ir=ir, fwd=fwd, bwd=bwd,
+                                  num_consts=len(consts), name=name)
+
+
+def _custom_vjp_call_abstract_eval(*avals, ir, fwd, bwd, num_consts, name):
+    return _check_avals(avals, ir, f"custom_vjp function {name}")
+
+
+def _custom_vjp_call_jvp(primals, tangents, *, ir, fwd, bwd, num_consts, name):
+    _check_consts_not_differentiated(
+        tangents, num_consts, "custom_vjp", name,
+        "Pass the value into the custom_vjp function as an argument and return its cotangent "
+        "from the backward rule.")
+    outs, res, res_tree = fwd(list(primals[num_consts:]))
+    ts = [instantiate(t) for t in tangents[num_consts:]]
+    t_outs = custom_vjp_lin_p.bind(*res, *ts, num_res=len(res), bwd=bwd, res_tree=res_tree,
+                                   out_avals=tuple(ir.out_avals), name=name)
+    return outs, _float_tangents(t_outs, ir.out_avals)
+
+
+def _custom_vjp_call_vmap(args, bdims, *, ir, fwd, bwd, num_consts, name):
+    from xform.transforms.vmap import vmap_flat
+    b_ir, moved, size, in_dims = _batch_ir(ir, args, bdims, name)
+    consts_batched = any(d is not None for d in in_dims[:num_consts])
+    arg_dims = in_dims[num_consts:]
+    n_out = len(ir.outs)
+
+    def batched_fwd(xs):
+        if consts_batched:
+            raise _closure_batched_error("custom_vjp", name)
+        store = {}
+
+        def flat(*a):
+            outs, res, store["res_tree"] = fwd(list(a))
+            store["n"] = len(outs) + len(res)
+            return [*outs, *res]
+        got = vmap_flat(flat, list(xs), arg_dims, lambda: [0] * store["n"], size)
+        return got[:n_out], got[n_out:], store["res_tree"]
+
+    def batched_bwd(res_tree, res, cts):
+        n_res = len(res)
+        cts_in = vmap_flat(lambda *a: bwd(res_tree, list(a[:n_res]), list(a[n_res:])),
+                           [*res, *cts], [0] * (n_res + len(cts)), [0] * len(arg_dims), size)
+        # An argument shared by the whole batch gets the sum of the per-example cotangents.
+        return [ct if d is not None else reduce_sum(ct, (0,)) for ct, d in zip(cts_in, arg_dims)]
+    outs = custom_vjp_call(moved[:num_consts], moved[num_consts:], ir=b_ir,
+                           fwd=Rule(batched_fwd, f"vmap({fwd!r})"),
+                           bwd=Rule(batched_bwd, f"vmap({bwd!r})"), name=name)
+    return outs, [0] * n_out
+
+
+custom_vjp_call_p.impl = _run_ir
+custom_vjp_call_p.abstract_eval = _custom_vjp_call_abstract_eval
+custom_vjp_call_p.jvp = _custom_vjp_call_jvp
+custom_vjp_call_p.vmap = _custom_vjp_call_vmap
+custom_vjp_call_p.numba = INLINE
+
+
+# ----------------------------------------------------------------------------- custom_vjp_lin
+
+custom_vjp_lin_p = Primitive("custom_vjp_lin")
+
+
+def _forward_mode_error(name):
+    return TypeError(
+        f"can't apply forward-mode differentiation (jvp, jacfwd, linearize's f_jvp) to the "
+        f"custom_vjp function {name}: a custom_vjp rule only defines reverse mode. Use "
+        "xf.grad / xf.vjp / xf.jacrev, or define the derivative with xf.custom_jvp, which "
+        "supports both modes.")
+
+
+def _custom_vjp_lin_impl(*args, name, **_):
+    raise _forward_mode_error(name)
+
+
+def _custom_vjp_lin_jvp(primals, tangents, *, name, **_):
+    raise _forward_mode_error(name)
+
+
+def _custom_vjp_lin_vmap(args, bdims, *, name, **_):
+    # Batching this linear map only happens when it is evaluated forward (jacfwd).
+    raise _forward_mode_error(name)
+
+
+def _custom_vjp_lin_numba(em, ins, outs, *, name, **_):
+    # Compiling this linear map only happens when it is evaluated forward (jvp of a jit).
+    raise _forward_mode_error(name)
+
+
+def _custom_vjp_lin_abstract_eval(*avals, num_res, bwd, res_tree, out_avals, name):
+    return list(out_avals)
+
+
+def _custom_vjp_lin_transpose(cts, *args, num_res, bwd, res_tree, out_avals, name):
+    res, lin = args[:num_res], args[num_res:]
+    if any(isinstance(r, UndefinedPrimal) for r in res):
+        raise TypeError(f"custom_vjp function {name}: its residuals must be known in the "
+                        "backward pass")
+    cts_in = bwd(res_tree, list(res), _zeros_for(cts, out_avals))
+    return [None] * num_res + [ct if isinstance(a, UndefinedPrimal) else None
+                               for a, ct in zip(lin, cts_in)]
+
+
+custom_vjp_lin_p.impl = _custom_vjp_lin_impl
+custom_vjp_lin_p.abstract_eval = _custom_vjp_lin_abstract_eval
+custom_vjp_lin_p.jvp = _custom_vjp_lin_jvp
+custom_vjp_lin_p.transpose = _custom_vjp_lin_transpose
+custom_vjp_lin_p.vmap = _custom_vjp_lin_vmap
+custom_vjp_lin_p.numba = _custom_vjp_lin_numba
+
+
+# ----------------------------------------------------------------------------- remat
+
+remat_p = Primitive("remat")
+
+
+def remat(args, *, ir: IR, name: str) -> list:
+    """Bind `ir(*args)`, to be recomputed rather than stored by reverse mode."""
+    return remat_p.bind(*args, ir=ir, name=name)
+
+
+def _remat_abstract_eval(*avals, ir, name):
+    return _check_avals(avals, ir, f"checkpoint of {name}")
+
+
+def _remat_jvp_ir(ir: IR, active: tuple, name: str) -> IR:
+    """The IR `(*primals, *active tangents) -> float tangents out`: it recomputes the primal."""
+    from xform.transforms.jvp import jvp_flat
+    n = len(ir.in_vars)
+
+    def tangent_fn(*xs):
+        ts = iter(xs[n:])
+        tangents = [next(ts) if a else Zero(v.aval) for a, v in zip(active, ir.in_vars)]
+        _, t_outs = jvp_flat(lambda *p: eval_ir(ir, list(p)), list(xs[:n]), tangents)
+        return [instantiate(t) for t, a in zip(t_outs, ir.out_avals) if is_float_dtype(a.dtype)]
+    avals = ir.in_avals + [a for a, act in zip(ir.in_avals, active) if act]
+    return _derive(ir, ("remat_jvp", active), tangent_fn, avals, f"jvp_{name}")
+
+
+def _remat_jvp(primals, tangents, *, ir, name):
+    active = tuple(not isinstance(t, Zero) for t in tangents)
+    outs = remat(primals, ir=ir, name=name)
+    jvp_ir = _remat_jvp_ir(ir, active, name)
+    # Recorded as one equation whose only non-tangent operands are the primal inputs: under
+    # reverse mode they are the sole residuals, and the transpose below recomputes the rest.
+    t_float = iter(remat([*primals, *(t for t in tangents if not isinstance(t, Zero))],
+                         ir=jvp_ir, name=name))
+    t_outs = [next(t_float) if is_float_dtype(a.dtype) else Zero(a) for a in ir.out_avals]
+    return outs, t_outs
+
+
+def _remat_transpose_ir(ir: IR, linear: tuple, name: str) -> IR:
+    """The IR `(*known inputs, *cts out) -> cts of the linear inputs` of an IR that is linear
+    in its `linear` inputs: their vjp, recomputing whatever depends on the known inputs."""
+    from xform.transforms.vjp import backward_pass, linearize_flat
+    known_avals = [v.aval for v, lin in zip(ir.in_vars, linear) if not lin]
+    lin_avals = [v.aval for v, lin in zip(ir.in_vars, linear) if lin]
+    n_known = len(known_avals)
+
+    def backward(*xs):
+        def on_linear(*us):
+            known, lin = iter(xs[:n_known]), iter(us)
+            return eval_ir(ir, [next(lin) if is_lin else next(known) for is_lin in linear])
+        # The IR is linear in these inputs, so linearising at zero is exact.
+        zeros = [np.zeros(a.shape, a.dtype) for a in lin_avals]
+        _, lin_ir, consts = linearize_flat(on_linear, zeros, active=[True] * len(zeros))
+        return _zeros_for(backward_pass(lin_ir, consts, list(xs[n_known:])), lin_avals)
+    return _derive(ir, ("remat_transpose", linear), backward, known_avals + ir.out_avals,
+                   f"transpose_{name}")
+
+
+def _remat_transpose(cts, *args, ir, name):
+    linear = tuple(isinstance(a, UndefinedPrimal) for a in args)
+    t_ir = _remat_transpose_ir(ir, linear, name)
+    known = [a for a in args if not isinstance(a, UndefinedPrimal)]
+    cts_lin = iter(remat([*known, *_zeros_for(cts, ir.out_avals)], ir=t_ir, name=name))
+    return [next(cts_lin) if lin else None for lin in linear]
+
+
+def _remat_vmap(args, bdims, *, ir, name):
+    b_ir, moved, _, _ = _batch_ir(ir, args, bdims, name)
+    return remat(moved, ir=b_ir, name=name), [0] * len(ir.outs)
+
+
+remat_p.impl = _run_ir
+remat_p.abstract_eval = _remat_abstract_eval
+remat_p.jvp = _remat_jvp
+remat_p.transpose = _remat_transpose
+remat_p.vmap = _remat_vmap
+remat_p.numba = INLINE
