@@ -1,4 +1,4 @@
-"""A tour of xform: tracing to an IR, exact derivatives to any order, and vmap."""
+"""A tour of xform: tracing to an IR, exact derivatives to any order, vmap, jit and minimize."""
 import numpy as np
 
 import xform as xf
@@ -40,3 +40,22 @@ print("5. vmap vectorises a per-example function; jacobians are one batched pass
 x = np.linspace(-1.0, 1.0, 4)
 show("   vmap(grad(sin(x) * x)) over 4 points", xf.vmap(xf.grad(lambda t: xnp.sin(t) * t))(x))
 show("   hessian of sum(x**3) is diag(6x)", np.diag(xf.hessian(lambda v: xnp.sum(v ** 3))(x)))
+
+print("6. jit compiles a function, or its gradient, to fused native code through Numba:")
+fast_grad = xf.jit(xf.grad(lambda v: xnp.sum(xnp.tanh(v) * xnp.sin(v))))
+show("   jit(grad(sum(tanh(x) * sin(x)))) at 4 points", fast_grad(x))
+show("   ... agrees with the interpreter", bool(np.allclose(
+    fast_grad(x), xf.jit(xf.grad(lambda v: xnp.sum(xnp.tanh(v) * xnp.sin(v))),
+                         backend="interpreter")(x))))
+
+print("7. xf.optim.minimize: Rosenbrock from (-1.2, 1) by bfgs and newton (minimum at (1, 1)):")
+
+
+def rosenbrock(v):
+    return 100.0 * (v[1] - v[0] ** 2) ** 2 + (1.0 - v[0]) ** 2
+
+
+for method in ("bfgs", "newton"):
+    # The interpreter backend skips Numba's compilation, which would dominate so short a run.
+    res = xf.optim.minimize(rosenbrock, np.array([-1.2, 1.0]), method=method, jit="interpreter")
+    show(f"   {method}: {res.nit} iterations, success {res.success}, x =", res.x)

@@ -7,8 +7,8 @@ import numpy as np
 
 from xform import tree
 from xform.backends import BACKENDS, executable
-from xform.core import (IR, EvalInterpreter, Tracer, Zero, close_ir, current_interpreter,
-                        eval_ir, get_aval, trace_to_ir)
+from xform.core import (IR, EvalInterpreter, Tracer, Zero, _current, close_ir,
+                        current_interpreter, eval_ir, get_aval, trace_to_ir)
 from xform.primitives.call import call
 from xform.primitives.elementwise import convert, stop_gradient_p
 from xform.primitives.structural import reshape, slice_
@@ -401,6 +401,36 @@ def _signature(x):
     return type(x)
 
 
+_PLAIN_SCALARS = frozenset({float, int, bool, np.float64, np.float32, np.int64, np.int32,
+                            np.bool_})
+
+
+def _plain_signature(args):
+    """The signature of arguments that are all arrays or scalars (the fast path), else None."""
+    sig = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            sig.append((a.shape, a.dtype))
+        elif t in _PLAIN_SCALARS:
+            sig.append(t)
+        else:
+            return None
+    return tuple(sig)
+
+
+def _runner(exe, out_tree):
+    """Run an executable on flat arguments and rebuild its output pytree."""
+    run = getattr(exe, "run", None)
+    if run is not None:  # a compiled program: call its current wrapper directly
+        if out_tree == tree.structure(0.0):
+            return lambda args: exe.run(args)[0]
+        return lambda args: tree.unflatten(out_tree, exe.run(args))
+    if out_tree == tree.structure(0.0):
+        return lambda args: exe(args)[0]
+    return lambda args: tree.unflatten(out_tree, exe(args))
+
+
 def jit(fun: Callable, static_argnums=(), static_argnames=(), backend: str | None = None):
     """Compile `fun` once per signature (pytree structure, shapes, dtypes, static arguments).
 
@@ -458,7 +488,15 @@ def jit(fun: Callable, static_argnums=(), static_argnames=(), backend: str | Non
         traced_consts = [consts[i] for i in traced]
         return simplify(ir), out_tree[0], traced_consts
 
+    fast: dict = {}  # signature of plain positional array/scalar arguments -> runner
+
     def jitted(*args, **kwargs):
+        sig = None
+        if not kwargs and not static_nums:
+            sig = _plain_signature(args)
+            runner = fast.get(sig) if sig is not None else None
+            if runner is not None and type(_current.get()) is EvalInterpreter:
+                return runner(args)
         static, nums, dynamic = split_static(args, kwargs)
         leaves, in_tree = tree.flatten(dynamic)
         key = (in_tree, static, tuple(_signature(x) for x in leaves))
@@ -470,9 +508,11 @@ def jit(fun: Callable, static_argnums=(), static_argnames=(), backend: str | Non
         ir, out_tree, traced_consts = entry
         if traced_consts or type(current_interpreter()) is not EvalInterpreter:
             outs = call(ir, [*traced_consts, *leaves], name, backend)
-        else:
-            outs = executable(ir, backend)(leaves)
-        return tree.unflatten(out_tree, outs)
+            return tree.unflatten(out_tree, outs)
+        exe = executable(ir, backend)
+        if sig is not None and not traced_consts:
+            fast[sig] = _runner(exe, out_tree)
+        return tree.unflatten(out_tree, exe(leaves))
     jitted.__wrapped__ = fun
     jitted.__name__ = name
     jitted.__doc__ = fun.__doc__

@@ -1,6 +1,7 @@
 """Backends that run a closed IR on concrete arrays: the interpreter and the Numba compiler."""
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from xform.core import IR, at_root, eval_ir
@@ -27,3 +28,15 @@ def _interpreted(ir: IR) -> Callable[[list], list]:
         with at_root():
             return eval_ir(ir, args)
     return run
+
+
+def cache_dir() -> str | None:
+    """Where compiled programs are cached on disk (None: the on-disk cache is disabled).
+
+    `XFORM_CACHE_DIR` moves it, or disables it when set to `off`; the default is
+    `$XDG_CACHE_HOME/xform` (usually ~/.cache/xform)."""
+    env = os.environ.get("XFORM_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in ("off", "0", "none", "") else env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "xform")

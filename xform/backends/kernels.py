@@ -8,7 +8,11 @@ import math
 import numba
 import numpy as np
 
-_jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+from xform.backends import cache_dir
+
+# Disk-cached unless the user turned xform's cache off (Numba keeps these files beside this
+# module, or under NUMBA_CACHE_DIR).
+_jit = numba.njit(cache=cache_dir() is not None, error_model="numpy", nogil=True)
 
 # Bernoulli numbers B_2, B_4, ..., B_16 for the asymptotic series of the polygamma functions.
 _BERNOULLI = np.array([1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510])
@@ -122,6 +126,13 @@ def scatter_rows(x, idx, dims, updates, accumulate):
 
 
 @_jit
+def matmul(a, b, out):
+    """out = a @ b through BLAS, for 2-D float arrays (C- or F-ordered views)."""
+    np.dot(a, b, out)
+    return out
+
+
+@_jit
 def matmul_batched(a, b):
     """(B, M, K) @ (B, K, N) for dtypes BLAS does not cover (integers, booleans)."""
     out = np.zeros((a.shape[0], a.shape[1], b.shape[2]), a.dtype)
@@ -132,3 +143,155 @@ def matmul_batched(a, b):
                 for j in range(b.shape[2]):
                     out[n, i, j] += aik * b[n, k, j]
     return out
+
+
+# Linear algebra on stacks of matrices: (B, m, n) contiguous arrays, one LAPACK call (through
+# np.linalg) per matrix. Numba's np.linalg rejects non-finite matrices with LinAlgError where
+# numpy returns NaNs, so these kernels check first and give NaN results, as numpy mostly does.
+
+
+@_jit
+def triangular_solve_stack(a, b, left_side, lower, transpose_a, unit_diagonal):
+    """Solve op(a) x = b (left_side) or x op(a) = b for each triangular a of a (B, n, n) stack
+    by substitution, reading only a's `lower` (or upper) triangle, and not its diagonal when
+    `unit_diagonal`; op(a) is aᵀ when `transpose_a`."""
+    x = np.zeros_like(b)
+    # x op(a) = b  <=>  op(a)ᵀ xᵀ = bᵀ: solve on transposed views of b and x.
+    perm = (0, 1, 2) if left_side else (0, 2, 1)
+    rhs, sol = b.transpose(perm), x.transpose(perm)
+    trans = transpose_a != (not left_side)
+    forward = lower != trans  # op(a)'s nonzero triangle is the lower one: go top-down
+    n = a.shape[1]
+    for s in range(a.shape[0]):
+        for step in range(n):
+            i = step if forward else n - 1 - step
+            lo, hi = (0, i) if forward else (i + 1, n)
+            for c in range(rhs.shape[2]):
+                r = rhs[s, i, c]
+                for j in range(lo, hi):
+                    r -= (a[s, j, i] if trans else a[s, i, j]) * sol[s, j, c]
+                sol[s, i, c] = r if unit_diagonal else r / a[s, i, i]
+    return x
+
+
+@_jit
+def _triangle_is_finite(m, lower):
+    """Whether the lower (or upper) triangle of the square matrix `m` is all finite."""
+    for i in range(m.shape[0]):
+        for j in range(i + 1) if lower else range(i, m.shape[0]):
+            if not np.isfinite(m[i, j]):
+                return False
+    return True
+
+
+@_jit
+def cholesky_stack(a):
+    """Lower Cholesky factors of a (B, n, n) stack, reading each matrix's lower triangle."""
+    out = np.empty_like(a)
+    for s in range(a.shape[0]):
+        if _triangle_is_finite(a[s], True):
+            out[s] = np.linalg.cholesky(a[s])  # reads the lower triangle, as numpy does
+        else:
+            out[s] = np.nan
+    return out
+
+
+@_jit
+def solve_stack(a, b):
+    """x with a x = b for each matrix of a (B, n, n) stack and b (B, n, k)."""
+    out = np.empty_like(b)
+    for s in range(a.shape[0]):
+        if np.isfinite(a[s]).all() and np.isfinite(b[s]).all():
+            out[s] = np.linalg.solve(a[s], b[s])
+        else:
+            out[s] = np.nan
+    return out
+
+
+@_jit
+def det_stack(a):
+    """Determinants of a (B, n, n) stack, as a (B,) array."""
+    out = np.empty(a.shape[0], a.dtype)
+    for s in range(a.shape[0]):
+        out[s] = np.linalg.det(a[s]) if np.isfinite(a[s]).all() else np.nan
+    return out
+
+
+@_jit
+def slogdet_stack(a):
+    """(sign, log|det|) of each matrix of a (B, n, n) stack, as two (B,) arrays."""
+    sign = np.empty(a.shape[0], a.dtype)
+    logabsdet = np.empty(a.shape[0], a.dtype)
+    for s in range(a.shape[0]):
+        if np.isfinite(a[s]).all():
+            sign[s], logabsdet[s] = np.linalg.slogdet(a[s])
+        else:
+            sign[s] = logabsdet[s] = np.nan
+    return sign, logabsdet
+
+
+# LAPACK's symmetric eigensolver ?syevd through Numba's helper library (which finds the routine
+# in scipy and manages the workspace). np.linalg.eigh in Numba always reads the lower triangle,
+# and the upper and lower paths of LAPACK give eigenvectors of different signs, so numpy's
+# UPLO="U" is matched only by calling the routine with uplo "U" itself.
+_xxxevd = numba.types.ExternalFunction("numba_ez_xxxevd", numba.types.intc(
+    numba.types.char, numba.types.char, numba.types.char, numba.types.intp,
+    numba.types.voidptr, numba.types.intp, numba.types.voidptr))
+
+
+@_jit
+def _eigh(m, lower):
+    """(w, v) of the symmetric matrix `m` read from its lower (or upper) triangle."""
+    n = m.shape[0]
+    w = np.empty(n, m.dtype)
+    # A C-ordered mᵀ is m in the column-major order LAPACK reads; it is overwritten by vᵀ.
+    vt = np.empty((n, n), m.dtype)
+    vt[:, :] = m.T
+    kind = ord("d") if m.itemsize == 8 else ord("s")
+    info = _xxxevd(kind, ord("V"), ord("L") if lower else ord("U"), n, vt.ctypes, n, w.ctypes)
+    if info != 0:
+        raise np.linalg.LinAlgError("Eigenvalues did not converge")
+    return w, vt.T
+
+
+@_jit
+def eigh_stack(a, lower):
+    """Ascending eigenvalues (B, n) and eigenvectors (B, n, n) of a stack of symmetric
+    matrices given by their lower (or upper) triangles."""
+    w = np.empty(a.shape[:2], a.dtype)
+    v = np.empty_like(a)
+    for s in range(a.shape[0] if a.shape[1] else 0):
+        if _triangle_is_finite(a[s], lower):
+            w[s], v[s] = _eigh(a[s], lower)
+        else:
+            w[s] = np.nan
+            v[s] = np.nan
+    return w, v
+
+
+@_jit
+def qr_stack(a):
+    """Reduced QR of each matrix of a (B, m, n) stack: Q (B, m, k) and R (B, k, n)."""
+    k = min(a.shape[1], a.shape[2])
+    q = np.empty((a.shape[0], a.shape[1], k), a.dtype)
+    r = np.empty((a.shape[0], k, a.shape[2]), a.dtype)
+    for s in range(a.shape[0] if k else 0):  # with k = 0 every result is empty
+        if np.isfinite(a[s]).all():
+            q[s], r[s] = np.linalg.qr(a[s])
+        else:
+            q[s] = np.nan
+            r[s] = np.nan
+    return q, r
+
+
+@_jit
+def svd_stack(a):
+    """Thin SVD of each matrix of a (B, m, n) stack: U (B, m, k), S (B, k), Vh (B, k, n).
+    A non-finite matrix raises LinAlgError, as in numpy."""
+    k = min(a.shape[1], a.shape[2])
+    u = np.empty((a.shape[0], a.shape[1], k), a.dtype)
+    sv = np.empty((a.shape[0], k), a.dtype)
+    vh = np.empty((a.shape[0], k, a.shape[2]), a.dtype)
+    for s in range(a.shape[0] if k else 0):  # with k = 0 every result is empty
+        u[s], sv[s], vh[s] = np.linalg.svd(a[s], False)
+    return u, sv, vh

@@ -20,8 +20,11 @@ class Scalar:
     **params)`, or a function with that signature returning the expression. `{t}` types
     constants (`{t}(1)`) so that float32 code stays float32."""
 
-    def __init__(self, template: str | Callable[..., str]):
+    def __init__(self, template: str | Callable[..., str], keeps_float: bool = False):
         self.expr = template.format if isinstance(template, str) else template
+        # True when float operands of one dtype give a result of that dtype in Numba, so the
+        # generated code needs no cast (fewer calls for Numba to type and lower).
+        self.keeps_float = keeps_float
 
 
 class Reduction:

@@ -17,9 +17,10 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from xform.backends import cache_dir
 from xform.backends.lowering import (BROADCAST, INLINE, Reduction, Scalar, dtype_expr,
                                      scalar_literal)
-from xform.core import IR, Eqn, Literal, ShapedArray, Var, at_root, eval_ir
+from xform.core import IR, Eqn, Literal, ShapedArray, Var, at_root, eval_ir, is_float_dtype
 
 
 class Unsupported(NotImplementedError):
@@ -67,8 +68,17 @@ def _uniform(val: np.ndarray):
     return None
 
 
+def _param_text(v) -> str:
+    """A param on one comment line; a nested IR (whose code follows) shows just its type."""
+    if isinstance(v, IR):
+        return f"{{{' '.join(map(repr, v.in_avals))} -> {' '.join(map(repr, v.out_avals))}}}"
+    if isinstance(v, tuple) and any(isinstance(x, IR) for x in v):
+        return f"({', '.join(map(_param_text, v))})"
+    return " ".join(repr(v).split())
+
+
 def _eqn_comment(eqn: Eqn, name_of) -> str:
-    params = " ".join(f"{k}={v!r}" for k, v in sorted(eqn.params.items()))
+    params = " ".join(f"{k}={_param_text(v)}" for k, v in sorted(eqn.params.items()))
     params = f"[{params}]" if params else ""
     outs = " ".join(f"{name_of(v)}:{v.aval}" for v in eqn.outputs)
     ins = " ".join(name_of(a) for a in eqn.inputs)
@@ -96,10 +106,10 @@ class Group:
         if isinstance(a, Literal):
             val = np.asarray(a.val)
             if val.ndim == 0:
-                return scalar_literal(val, val.dtype)
+                return em.literal(val, val.dtype)
             u = _uniform(val)
             if u is not None:
-                return scalar_literal(u, val.dtype)
+                return em.literal(u, val.dtype)
         elif a in self.local:
             return self.local[a]
         if a.aval.shape == ():
@@ -111,11 +121,12 @@ class Group:
             self.loads[key] = name
         return self.loads[key]
 
-    def add(self, i: int, eqn: Eqn, expr: str):
+    def add(self, i: int, eqn: Eqn, expr: str, cast: bool = True):
         out = eqn.outputs[0]
         name = self.em.fresh("s")
         self.body.append(_eqn_comment(eqn, self.em.name_of))
-        self.body.append(f"{name} = {dtype_expr(out.aval.dtype)}({expr})")
+        self.body.append(f"{name} = {dtype_expr(out.aval.dtype)}({expr})" if cast else
+                         f"{name} = {expr}")
         self.local[out] = name
         self.eqn_ids.add(i)
 
@@ -124,7 +135,7 @@ class Group:
         if x.aval.shape == () or (isinstance(x, Literal) and _uniform(np.asarray(x.val))
                                   is not None):
             return self.add(i, eqn, self.operand(x) if x.aval.shape == ()
-                            else scalar_literal(_uniform(np.asarray(x.val)), x.aval.dtype))
+                            else self.em.literal(_uniform(np.asarray(x.val)), x.aval.dtype))
         idx = ", ".join("0" if x.aval.shape[k] == 1 and shape[d] != 1 else f"i{d}"
                         for k, d in enumerate(broadcast_dimensions))
         self.add(i, eqn, f"{self.em.atom(x)}[{idx}]")
@@ -146,7 +157,7 @@ class Group:
                 em.names[v] = name
                 continue
             arr = em.fresh("v")
-            pre.append(f"{arr} = np.empty({shape!r}, {dtype_expr(v.aval.dtype)})")
+            pre.append(f"{arr} = {em.alloc(shape, v.aval.dtype)}")
             stores.append(f"{arr}[{self.index}] = {name}")
             em.names[v] = arr
         updates = []
@@ -155,7 +166,7 @@ class Group:
             dtype = v.aval.dtype
             init = _reduction_init(kind, dtype)
             if kept:
-                pre.append(f"{acc} = np.empty({v.aval.shape!r}, {dtype_expr(dtype)})")
+                pre.append(f"{acc} = {em.alloc(v.aval.shape, dtype)}")
                 pre.append(f"{acc}[...] = {scalar_literal(init, dtype)}")
                 ref = f"{acc}[{', '.join(f'i{k}' for k in kept)}]"
             else:
@@ -213,6 +224,8 @@ class Emitter:
         self.lines: list[str] = []
         self.names: dict[Var, str] = {}
         self.consts: list[np.ndarray] = []
+        self.buffers: list[tuple[tuple, np.dtype]] = []
+        self.literals: dict[str, str] = {}
         self.const_names: dict[int, str] = {}
         self.counter = 0
         self.consumers: dict[Var, set[int]] = {}
@@ -252,6 +265,20 @@ class Emitter:
             return self.const_names[key]
         return self.names[a]
 
+    def literal(self, value, dtype) -> str:
+        """A typed scalar constant, hoisted to a module global (Numba freezes it)."""
+        expr = scalar_literal(value, dtype)
+        if expr not in self.literals:
+            self.literals[expr] = f"L{len(self.literals)}"
+        return self.literals[expr]
+
+    def alloc(self, shape: tuple, dtype) -> str:
+        """An uninitialised array: a buffer the caller allocates and passes in (Numba compiles
+        np.empty anew for every dtype and rank, which costs more than the call saves)."""
+        name = f"b{len(self.buffers)}"
+        self.buffers.append((tuple(shape), np.dtype(dtype)))
+        return name
+
     def used_outside(self, v: Var, eqn_ids: set[int]) -> bool:
         return v in self.outs or not self.consumers.get(v, set()) <= eqn_ids
 
@@ -262,6 +289,22 @@ class Emitter:
     def kernel(self, name: str) -> str:
         """The source name of a helper kernel from xform.backends.kernels."""
         return f"K.{name}"
+
+    def nested(self, ir: IR, inputs: list[str]) -> tuple[list[str], list[str]]:
+        """Emit a closed IR held in a param (a branch, a loop body) with its inputs bound to
+        the expressions `inputs`: returns its statements, for the rule to indent under its
+        `if`/`while`/`for`, and the expressions of its outputs. Names and constants are shared
+        with this emitter, since the nested code lives in the same generated function."""
+        ir = inline_calls(ir)
+        child = _NestedEmitter(ir)
+        child.consts, child.const_names = self.consts, self.const_names
+        child.literals, child._print_names = self.literals, self._print_names
+        child.counter = self.counter
+        child.names.update(zip(ir.in_vars, inputs))
+        child.emit(ir.eqns)
+        outs = [child.atom(a) for a in ir.outs]
+        self.counter = child.counter
+        return child.lines, outs
 
     # -- groups
     def settle(self, a, keep: Group | None = None):
@@ -299,9 +342,12 @@ class Emitter:
                 for a in eqn.inputs:
                     self.settle(a, self.groups.get(shape))
                 g = self.group(shape)
-                t = dtype_expr(eqn.outputs[0].aval.dtype)
+                out_dtype = eqn.outputs[0].aval.dtype
+                t = dtype_expr(out_dtype)
+                cast = not (rule.keeps_float and is_float_dtype(out_dtype) and all(
+                    a.aval.dtype == out_dtype for a in eqn.inputs[-2:]))
                 g.add(i, eqn, rule.expr(*[g.operand(a) for a in eqn.inputs], t=t,
-                                        **eqn.params))
+                                        **eqn.params), cast)
                 self.claim(g, eqn)
             elif rule is BROADCAST:
                 self.settle(eqn.inputs[0])
@@ -333,8 +379,18 @@ class Emitter:
             self.flush(g)
 
 
-def generate(ir: IR) -> tuple[str, list[np.ndarray]]:
-    """Source of a module defining `kernel(*consts, *inputs) -> tuple of outputs`."""
+class _NestedEmitter(Emitter):
+    """Emits a branch or loop body (see `Emitter.nested`)."""
+
+    def alloc(self, shape: tuple, dtype) -> str:
+        # Fresh on every run of the block: a loop body reruns, and a buffer passed in once
+        # would be overwritten while a loop carry still refers to it.
+        return f"np.empty({tuple(shape)!r}, {dtype_expr(dtype)})"
+
+
+def generate(ir: IR) -> tuple[str, list[np.ndarray], list[tuple]]:
+    """Source of a module defining `kernel(*consts, *buffers, *inputs) -> tuple of outputs`,
+    the consts, and the (shape, dtype) of each buffer."""
     ir = inline_calls(ir)
     em = Emitter(ir)
     args = [f"a{k}" for k in range(len(ir.in_vars))]
@@ -342,28 +398,19 @@ def generate(ir: IR) -> tuple[str, list[np.ndarray]]:
         em.names[v] = name
     em.emit(ir.eqns)
     outs = [em.atom(a) for a in ir.outs if isinstance(a, Var)]
-    params = [f"c{k}" for k in range(len(em.consts))] + args
+    params = ([f"c{k}" for k in range(len(em.consts))]
+              + [f"b{k}" for k in range(len(em.buffers))] + args)
     body = "\n".join("    " + s for s in em.lines + [f"return ({''.join(o + ', ' for o in outs)})"])
     source = (f"# Generated by xform from an IR with {len(ir.eqns)} equations.\n"
               "import math\n\nimport numba\nimport numpy as np\n\n"
-              "from xform.backends import kernels as K\n\n\n"
+              "from xform.backends import kernels as K\n\n"
+              + "".join(f"{name} = {expr}\n" for expr, name in em.literals.items()) + "\n\n"
               "@numba.njit(cache=CACHE, error_model='numpy', nogil=True)\n"
               f"def kernel({', '.join(params)}):\n{body}\n")
-    return source, em.consts
+    return source, em.consts, em.buffers
 
 
 # ----------------------------------------------------------------------------- compile + cache
-
-def cache_dir() -> str | None:
-    """Where generated modules and Numba's compiled code live (None: on-disk cache disabled).
-
-    Set XFORM_CACHE_DIR to move it, or to `off` to disable it."""
-    env = os.environ.get("XFORM_CACHE_DIR")
-    if env is not None:
-        return None if env.strip().lower() in ("off", "0", "none", "") else env
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "xform")
-
 
 _modules: dict[str, object] = {}
 
@@ -416,44 +463,30 @@ def _clear_cached_code(module):
 stats = {"compiled": 0, "loaded": 0}  # programs compiled vs loaded from the disk cache
 
 
-def _scalar_output(scalar_type):
-    return lambda results: scalar_type(next(results))
-
-
-def _literal_output(value):
-    return lambda results: value
-
-
 class CompiledProgram:
-    """A compiled IR: converts scalars at the boundary and rebuilds literal outputs."""
+    """A compiled IR behind a generated Python wrapper that converts at the boundary: 0-d
+    array inputs become scalars, scalar results become numpy scalars of the right dtype, and
+    literal outputs (which the kernel does not return) are put back."""
 
     def __init__(self, ir: IR):
-        source, self.consts = generate(ir)
+        source, self.consts, buffers = generate(ir)
+        self.source = source
         self.module = _load_module(source)
         self.kernel = self.module.kernel
-        self.source = source
-        self.scalar_inputs = [k for k, v in enumerate(ir.in_vars) if v.aval.shape == ()]
-        # Per output: None (an array, as is), a scalar type to re-wrap a 0-d result that
-        # Numba returns as a Python scalar, or a literal output the kernel does not return.
-        self.fixes = [(_scalar_output(a.aval.dtype.type) if a.aval.shape == () else None)
-                      if isinstance(a, Var) else _literal_output(a.val) for a in ir.outs]
-        self.checked = False
+        self.run = self._first_call
+        self.wrapper_source = _wrapper_source(ir, len(self.consts), buffers)
+        self.namespace = {"ndarray": np.ndarray, "empty": np.empty, "consts": self.consts, **{
+            f"t{j}": a.aval.dtype.type for j, a in enumerate(ir.outs) if isinstance(a, Var)},
+            **{f"lit{j}": np.asarray(a.val) for j, a in enumerate(ir.outs)
+               if isinstance(a, Literal)}}
 
-    def __call__(self, args: list) -> list:
-        for k in self.scalar_inputs:
-            if type(args[k]) is np.ndarray:
-                args = list(args)
-                args[k] = args[k][()]
-        if self.checked:
-            results = iter(self.kernel(*self.consts, *args))
-        else:
-            results = iter(self._first_call(args))
-        return [next(results) if fix is None else fix(results) for fix in self.fixes]
+    def __call__(self, args) -> list:
+        return self.run(args)
 
     def _first_call(self, args):
         """The first call loads or compiles; an unreadable cache entry is recompiled."""
         try:
-            results = self.kernel(*self.consts, *args)
+            results = self._bind_wrapper()(args)
         except Exception as exc:
             if not _looks_like_cache_failure(exc):
                 raise
@@ -461,11 +494,39 @@ class CompiledProgram:
             _modules.pop(self.module.__name__, None)
             self.module = _load_module(self.source)
             self.kernel = self.module.kernel
-            results = self.kernel(*self.consts, *args)
-        self.checked = True
+            results = self._bind_wrapper()(args)
         hits = sum(self.kernel.stats.cache_hits.values())
         stats["loaded" if hits else "compiled"] += 1
         return results
+
+    def _bind_wrapper(self):
+        namespace = dict(self.namespace, kernel=self.kernel)
+        exec(self.wrapper_source, namespace)
+        self.run = namespace["run"]
+        return self.run
+
+
+def _wrapper_source(ir: IR, n_consts: int, buffers: list[tuple]) -> str:
+    lines, call = ["def run(args):"], [f"consts[{c}]" for c in range(n_consts)]
+    call += [f"empty({shape!r}, '{dtype.str}')" for shape, dtype in buffers]
+    for k, v in enumerate(ir.in_vars):
+        if v.aval.shape == ():
+            lines.append(f"    a{k} = args[{k}]")
+            lines.append(f"    if type(a{k}) is ndarray:")
+            lines.append(f"        a{k} = a{k}[()]")
+            call.append(f"a{k}")
+        else:
+            call.append(f"args[{k}]")
+    lines.append(f"    r = kernel({', '.join(call)})")
+    outs, position = [], 0
+    for j, a in enumerate(ir.outs):
+        if isinstance(a, Literal):
+            outs.append(f"lit{j}")
+            continue
+        outs.append(f"t{j}(r[{position}])" if a.aval.shape == () else f"r[{position}]")
+        position += 1
+    lines.append(f"    return [{', '.join(outs)}]")
+    return "\n".join(lines) + "\n"
 
 
 def _looks_like_cache_failure(exc: Exception) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xform.backends.lowering import dtype_expr
 from xform.core import (IR, Literal, Primitive, ShapedArray, Tracer, UndefinedPrimal, Var, Zero,
                         at_root, close_ir, current_interpreter, eval_ir, get_aval,
                         is_float_dtype, trace_to_ir)
@@ -591,3 +592,81 @@ scan_p.abstract_eval = _scan_abstract_eval
 scan_p.jvp = _scan_jvp
 scan_p.transpose = _scan_transpose
 scan_p.vmap = _scan_vmap
+
+
+# ----------------------------------------------------------------------------- Numba lowerings
+#
+# Branches and loop bodies are emitted inline (`Emitter.nested`) as blocks of the generated
+# function. A variable assigned in several places (a cond result, a loop carry) must keep one
+# Numba type, so scalars are converted to their dtype and arrays made C-contiguous. Generated
+# code never writes into an array it did not just create, so rebinding a carry to a body result
+# (even one that aliases another carry) is safe without copying.
+
+def _fixed_type(o, expr: str) -> str:
+    """`expr` as a value of the one Numba type of output `o`."""
+    if o.aval.shape == ():
+        return f"{dtype_expr(o.aval.dtype)}({expr})"
+    return f"np.ascontiguousarray({expr})"
+
+
+def _rebind(outs, exprs) -> list[str]:
+    """One statement assigning all `exprs` to `outs` at once (a body may swap its carries)."""
+    if not outs:
+        return []
+    return [f"{', '.join(o.expr for o in outs)} = "
+            f"{', '.join(_fixed_type(o, e) for o, e in zip(outs, exprs))}"]
+
+
+def _emit_block(em, head: str, lines: list[str]):
+    em.line(head)
+    for s in lines or ["pass"]:
+        em.line("    " + s)
+
+
+def _cond_numba(em, ins, outs, *, branches):
+    index, operands = ins[0].expr, [x.expr for x in ins[1:]]
+    last = len(branches) - 1
+    for i, branch in enumerate(branches):
+        lines, results = em.nested(branch, operands)
+        lines += _rebind(outs, results)
+        if last == 0:
+            for s in lines:
+                em.line(s)
+        else:  # the index is clamped into range, as in the impl
+            head = (f"if {index} <= 0:" if i == 0 else "else:" if i == last
+                    else f"elif {index} == {i}:")
+            _emit_block(em, head, lines)
+
+
+def _while_numba(em, ins, outs, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
+    cc, bc, init = _split(ins, n_cond_consts, n_body_consts)
+    carry = [o.expr for o in outs]
+    for line in _rebind(outs, [x.expr for x in init]):
+        em.line(line)
+    test, (going,) = em.nested(cond_ir, [x.expr for x in cc] + carry)
+    body, new = em.nested(body_ir, [x.expr for x in bc] + carry)
+    _emit_block(em, "while True:", [*test, f"if not {going}:", "    break", *body,
+                                     *_rebind(outs, new)])
+
+
+def _scan_numba(em, ins, outs, *, body_ir, length, reverse, n_consts, n_carry):
+    consts, init, xs = _split(ins, n_consts, n_carry)
+    carry, ys = outs[:n_carry], outs[n_carry:]
+    for line in _rebind(carry, [x.expr for x in init]):
+        em.line(line)
+    for y in ys:
+        em.line(f"{y.expr} = np.empty({y.aval.shape!r}, {dtype_expr(y.aval.dtype)})")
+    step = em.fresh("step")
+    slices = [em.fresh("x") for _ in xs]
+    body, new = em.nested(body_ir, [*(c.expr for c in consts), *(k.expr for k in carry),
+                                    *slices])
+    steps = f"range({length - 1}, -1, -1)" if reverse else f"range({length})"
+    _emit_block(em, f"for {step} in {steps}:", [
+        *(f"{s} = {x.expr}[{step}]" for s, x in zip(slices, xs)), *body,
+        *(f"{y.expr}[{step}] = {r}" for y, r in zip(ys, new[n_carry:])),
+        *_rebind(carry, new[:n_carry])])
+
+
+cond_p.numba = _cond_numba
+while_p.numba = _while_numba
+scan_p.numba = _scan_numba

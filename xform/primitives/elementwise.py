@@ -452,6 +452,8 @@ convert_p.vmap = _elementwise_vmap(convert_p)
 def eq(x, y): return eq_p.bind1(x, y)  # noqa: E704
 
 # ----------------------------------------------------------------------------- Numba lowerings
+# `math` functions rather than numpy ufuncs where the semantics agree: Numba types and compiles
+# them several times faster, and compile time is what a first call waits for.
 
 _MAX = "{0} if ({0} > {1} or {0} != {0}) else {1}"  # NaN-propagating, as np.maximum
 _MIN = "{0} if ({0} < {1} or {0} != {0}) else {1}"
@@ -465,26 +467,28 @@ def _integer_pow_numba(x, *, y, t):
     return f"({power})" if y > 0 else f"{t}(1) / ({power})"
 
 
+# Arithmetic that keeps a float dtype needs no cast in the generated code.
+_KEEPS_FLOAT = {neg_p, add_p, sub_p, mul_p, div_p, max_p, min_p, select_p, stop_gradient_p}
 for _p, _template in [
-        (neg_p, "-{0}"), (sin_p, "np.sin({0})"), (cos_p, "np.cos({0})"), (tan_p, "np.tan({0})"),
-        (asin_p, "np.arcsin({0})"), (acos_p, "np.arccos({0})"), (atan_p, "np.arctan({0})"),
-        (sinh_p, "np.sinh({0})"), (cosh_p, "np.cosh({0})"), (tanh_p, "np.tanh({0})"),
-        (asinh_p, "np.arcsinh({0})"), (acosh_p, "np.arccosh({0})"),
-        (atanh_p, "np.arctanh({0})"), (exp_p, "np.exp({0})"), (exp2_p, "np.exp2({0})"),
-        (expm1_p, "np.expm1({0})"), (log_p, "np.log({0})"), (log1p_p, "np.log1p({0})"),
-        (sqrt_p, "np.sqrt({0})"), (rsqrt_p, "{t}(1) / np.sqrt({0})"), (cbrt_p, "np.cbrt({0})"),
-        (logistic_p, "{t}(1) / ({t}(1) + np.exp(-{0}))"), (erf_p, "math.erf({0})"),
+        (neg_p, "-{0}"), (sin_p, "math.sin({0})"), (cos_p, "math.cos({0})"), (tan_p, "math.tan({0})"),
+        (asin_p, "math.asin({0})"), (acos_p, "math.acos({0})"), (atan_p, "math.atan({0})"),
+        (sinh_p, "math.sinh({0})"), (cosh_p, "math.cosh({0})"), (tanh_p, "math.tanh({0})"),
+        (asinh_p, "math.asinh({0})"), (acosh_p, "math.acosh({0})"),
+        (atanh_p, "math.atanh({0})"), (exp_p, "math.exp({0})"), (exp2_p, "np.exp2({0})"),
+        (expm1_p, "math.expm1({0})"), (log_p, "math.log({0})"), (log1p_p, "math.log1p({0})"),
+        (sqrt_p, "math.sqrt({0})"), (rsqrt_p, "{t}(1) / math.sqrt({0})"), (cbrt_p, "np.cbrt({0})"),
+        (logistic_p, "{t}(1) / ({t}(1) + math.exp(-{0}))"), (erf_p, "math.erf({0})"),
         (lgamma_p, "math.lgamma({0})"), (digamma_p, "K.digamma({0})"),
         (polygamma_p, "K.polygamma({n}, {0})"), (abs_p, "abs({0})"), (sign_p, _SIGN),
         (floor_p, "np.floor({0})"), (ceil_p, "np.ceil({0})"), (round_p, "np.rint({0})"),
         (is_finite_p, "np.isfinite({0})"), (is_nan_p, "np.isnan({0})"),
-        (not_p, "np.logical_not({0})"), (stop_gradient_p, "{0}"),
+        (not_p, "not {0}"), (stop_gradient_p, "{0}"),
         (integer_pow_p, _integer_pow_numba), (convert_p, "{0}"),
         (add_p, "{0} + {1}"), (sub_p, "{0} - {1}"), (mul_p, "{0} * {1}"), (div_p, "{0} / {1}"),
-        (pow_p, "np.power({0}, {1})"), (max_p, _MAX), (min_p, _MIN),
-        (atan2_p, "np.arctan2({0}, {1})"), (rem_p, "{0} % {1}"), (floordiv_p, "{0} // {1}"),
-        (and_p, "np.logical_and({0}, {1})"), (or_p, "np.logical_or({0}, {1})"),
-        (xor_p, "np.logical_xor({0}, {1})"), (eq_p, "{0} == {1}"), (ne_p, "{0} != {1}"),
+        (pow_p, "{0} ** {1}"), (max_p, _MAX), (min_p, _MIN),
+        (atan2_p, "math.atan2({0}, {1})"), (rem_p, "{0} % {1}"), (floordiv_p, "{0} // {1}"),
+        (and_p, "bool({0}) and bool({1})"), (or_p, "bool({0}) or bool({1})"),
+        (xor_p, "bool({0}) != bool({1})"), (eq_p, "{0} == {1}"), (ne_p, "{0} != {1}"),
         (lt_p, "{0} < {1}"), (le_p, "{0} <= {1}"), (gt_p, "{0} > {1}"), (ge_p, "{0} >= {1}"),
         (select_p, "{1} if {0} else {2}")]:
-    _p.numba = Scalar(_template)
+    _p.numba = Scalar(_template, keeps_float=_p in _KEEPS_FLOAT)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xform.backends.lowering import from_flat
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, get_aval
 from xform.primitives.elementwise import add, add_tangents, div, eq, mul, neg, select, sub
 from xform.primitives.reductions import reduce_sum
@@ -690,9 +691,14 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
     blas = x.aval.dtype in (np.float32, np.float64)
     if blas and not lb and len(lc) == 1 and x.aval.ndim <= 2 and y.aval.ndim <= 2:
         # A matrix or vector product: one BLAS call on (possibly transposed) views.
+        # (One shared, disk-cached kernel per layout: np.dot is slow for Numba to compile.)
         a = f"{x.expr}.T" if x.aval.ndim == 2 and lc[0] == 0 else x.expr
         b = f"{y.expr}.T" if y.aval.ndim == 2 and rc[0] == 1 else y.expr
-        em.line(f"{o.expr} = np.dot({a}, {b})")
+        if x.aval.ndim == y.aval.ndim == 2:
+            em.line(f"{o.expr} = {em.kernel('matmul')}({a}, {b}, "
+                    f"{em.alloc(o.aval.shape, o.aval.dtype)})")
+        else:
+            em.line(f"{o.expr} = np.dot({a}, {b})")
         return
     xs, ys = x.aval.shape, y.aval.shape
     lf, rf = _free(len(xs), lc, lb), _free(len(ys), rc, rb)
@@ -704,9 +710,9 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
     em.line(f"{b3} = np.ascontiguousarray({y.expr}.transpose({(*rb, *rc, *rf)!r}))"
             f".reshape(({bsz}, {k}, {n}))")
     if blas:
-        em.line(f"{o3} = np.empty(({bsz}, {m}, {n}), {a3}.dtype)")
+        em.line(f"{o3} = {em.alloc((bsz, m, n), o.aval.dtype)}")
         em.line(f"for b in range({bsz}):")
-        em.line(f"    {o3}[b] = np.dot({a3}[b], {b3}[b])")
+        em.line(f"    {em.kernel('matmul')}({a3}[b], {b3}[b], {o3}[b])")
     else:
         em.line(f"{o3} = {em.kernel('matmul_batched')}({a3}, {b3})")
     if o.aval.shape == ():
@@ -716,3 +722,56 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
 
 
 dot_general_p.numba = _dot_general_numba
+
+
+def _stack(em, x) -> str:
+    """Emit `x` (..., m, n) as a contiguous (B, m, n) stack of matrices, the form the
+    decomposition kernels take."""
+    *batch, m, n = x.aval.shape
+    size = int(np.prod(batch, dtype=np.int64))
+    name = em.fresh("stack")
+    em.line(f"{name} = np.ascontiguousarray({x.expr}).reshape(({size}, {m}, {n}))")
+    return name
+
+
+def _call_stacked(em, kernel, stacks, outs, flags=()):
+    """Emit `kernel(*stacks, *flags)` and assign its results, reshaped, to `outs` (None for a
+    result that is not wanted)."""
+    results = [em.fresh("res") for _ in outs]
+    args = ", ".join([*stacks, *map(repr, flags)])
+    em.line(f"{', '.join(results)} = {em.kernel(kernel)}({args})")
+    for o, r in zip(outs, results):
+        if o is not None:
+            from_flat(em, o, r)
+
+
+def _triangular_solve_numba(em, ins, outs, *, left_side, lower, transpose_a, unit_diagonal):
+    stacks = [_stack(em, x) for x in ins]
+    _call_stacked(em, "triangular_solve_stack", stacks, outs,
+                  (left_side, lower, transpose_a, unit_diagonal))
+
+
+def _stacked_numba(kernel):
+    """The lowering of a parameterless decomposition: `kernel` on stacks of its operands."""
+    def rule(em, ins, outs):
+        _call_stacked(em, kernel, [_stack(em, x) for x in ins], outs)
+    return rule
+
+
+def _eigh_numba(em, ins, outs, *, lower):
+    _call_stacked(em, "eigh_stack", [_stack(em, ins[0])], outs, (lower,))
+
+
+def _svd_numba(em, ins, outs, *, compute_uv):
+    wanted = outs if compute_uv else [None, outs[0], None]
+    _call_stacked(em, "svd_stack", [_stack(em, ins[0])], wanted)
+
+
+triangular_solve_p.numba = _triangular_solve_numba
+cholesky_p.numba = _stacked_numba("cholesky_stack")
+solve_p.numba = _stacked_numba("solve_stack")
+det_p.numba = _stacked_numba("det_stack")
+slogdet_p.numba = _stacked_numba("slogdet_stack")
+eigh_p.numba = _eigh_numba
+qr_p.numba = _stacked_numba("qr_stack")
+svd_p.numba = _svd_numba

@@ -1,0 +1,1 @@
+"""Benchmarks of xform against hand-written numpy, JAX, autograd, PyTorch and Numba."""

@@ -1,0 +1,12 @@
+"""Entry point of `python -m benchmarks`: pins thread counts, then runs the suite."""
+import os
+import sys
+
+from benchmarks import threads
+
+# Before run.py imports numpy: thread pools read these settings once, when they start.
+os.environ.update(threads.environment(threads.requested(sys.argv[1:])))
+
+from benchmarks.run import main
+
+raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""Each library's toolkit: its numpy-like ops, its transformations and its array conversion.
+
+A workload recipe receives a Kit and builds its implementation from it, so one recipe serves
+xform (interpreted and jitted), JAX, autograd and PyTorch alike. Libraries are imported only
+when their kit is first asked for; a missing one raises ModuleNotFoundError.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Kit:
+    """One library's way of running a workload recipe."""
+    ops: Any                     # tanh sin cos exp sum mean logsumexp, numpy signatures
+    grad: Callable
+    value_and_grad: Callable     # returns (value, grad) as in JAX
+    hessian: Callable
+    vmap: Callable | None        # vmap(f, in_axes); None when the library has none
+    jit: Callable                # the identity for eager kits
+    convert: Callable            # numpy array or float -> the library's input value
+    sync: Callable               # waits for asynchronous results and returns them
+
+    def inputs(self, *values):
+        """The values (pytrees of lists and tuples of arrays) as this library's inputs."""
+        return tree_map(self.convert, values)
+
+
+def tree_map(fn, tree):
+    """`fn` applied to the leaves of nested lists and tuples."""
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(tree_map(fn, t) for t in tree)
+    return fn(tree)
+
+
+def _identity(x):
+    return x
+
+
+def _xform(jitted: bool, backend: str | None) -> Kit:
+    import xform as xf
+    import xform.numpy as xnp
+    from xform.scipy.special import logsumexp
+    ops = SimpleNamespace(tanh=xnp.tanh, sin=xnp.sin, cos=xnp.cos, exp=xnp.exp, sum=xnp.sum,
+                          mean=xnp.mean, logsumexp=logsumexp)
+    jit = functools.partial(xf.jit, backend=backend) if jitted else _identity
+    return Kit(ops, xf.grad, xf.value_and_grad, xf.hessian, xf.vmap, jit, _identity, _identity)
+
+
+def _jax(jitted: bool) -> Kit:
+    import jax
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+    # The float64 workloads must run in float64 in JAX too; float32 stays float32 either way.
+    jax.config.update("jax_enable_x64", True)
+    ops = SimpleNamespace(tanh=jnp.tanh, sin=jnp.sin, cos=jnp.cos, exp=jnp.exp, sum=jnp.sum,
+                          mean=jnp.mean, logsumexp=logsumexp)
+
+    def convert(x):
+        return jnp.asarray(x) if isinstance(x, np.ndarray) else x
+    return Kit(ops, jax.grad, jax.value_and_grad, jax.hessian, jax.vmap,
+               jax.jit if jitted else _identity, convert, jax.block_until_ready)
+
+
+def _autograd() -> Kit:
+    import autograd
+    import autograd.numpy as anp
+    from autograd.scipy.special import logsumexp
+    ops = SimpleNamespace(tanh=anp.tanh, sin=anp.sin, cos=anp.cos, exp=anp.exp, sum=anp.sum,
+                          mean=anp.mean, logsumexp=logsumexp)
+    return Kit(ops, autograd.grad, autograd.value_and_grad, autograd.hessian, None, _identity,
+               _identity, _identity)
+
+
+def _torch() -> Kit:
+    import torch
+    import torch.func
+
+    def reduce(fn):
+        return lambda x, axis=None: fn(x) if axis is None else fn(x, dim=axis)
+    ops = SimpleNamespace(tanh=torch.tanh, sin=torch.sin, cos=torch.cos, exp=torch.exp,
+                          sum=reduce(torch.sum), mean=reduce(torch.mean),
+                          logsumexp=lambda x, axis: torch.logsumexp(x, dim=axis))
+
+    def value_and_grad(f, argnums=0):
+        grad_and_value = torch.func.grad_and_value(f, argnums)
+
+        def swapped(*args):
+            g, v = grad_and_value(*args)
+            return v, g
+        return swapped
+
+    def vmap(f, in_axes=0):
+        return torch.func.vmap(f, in_dims=in_axes)
+
+    def convert(x):
+        if isinstance(x, np.ndarray):
+            return torch.from_numpy(x)
+        return torch.tensor(x, dtype=torch.float64)
+    return Kit(ops, torch.func.grad, value_and_grad, torch.func.hessian, vmap, _identity,
+               convert, _identity)
+
+
+_FACTORIES: dict[str, Callable[[str | None], Kit]] = {
+    "xform-interp": lambda backend: _xform(False, backend),
+    "xform-jit": lambda backend: _xform(True, backend),
+    "jax-jit": lambda backend: _jax(True),
+    "jax-eager": lambda backend: _jax(False),
+    "autograd": lambda backend: _autograd(),
+    "torch": lambda backend: _torch(),
+}
+KIT_NAMES = tuple(_FACTORIES)
+
+
+@functools.cache
+def load(name: str, backend: str | None = None) -> Kit:
+    """The kit called `name` (one of KIT_NAMES); `backend` is passed to xform's jit."""
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown kit {name!r}; choose one of {KIT_NAMES}")
+    return _FACTORIES[name](backend)

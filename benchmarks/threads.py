@@ -1,0 +1,42 @@
+"""Thread counts of the measured libraries, fixed through the environment before they load.
+
+On a shared machine multithreaded BLAS and XLA pools slow down by large, random factors when
+another process takes a core, so the suite pins every library to the same thread count
+(one by default). The settings must be in the environment before numpy, JAX or torch loads.
+"""
+from __future__ import annotations
+
+import os
+
+MARK = "XFORM_BENCH_THREADS"
+
+
+def requested(argv: list[str]) -> int:
+    """The --threads value in `argv` (0: the libraries' defaults), 1 when absent."""
+    for i, arg in enumerate(argv):
+        value = argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else (
+            arg.split("=", 1)[1] if arg.startswith("--threads=") else None)
+        if value is not None:
+            # A malformed value is left for the argument parser to report.
+            return int(value) if value.isdigit() else 1
+    return 1
+
+
+def environment(n: int) -> dict[str, str]:
+    """Environment variables that make numpy's BLAS, Numba, torch and XLA use `n` threads."""
+    env = {MARK: str(n)}
+    if n > 0:
+        env.update({var: str(n) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                             "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")})
+        multi = "true" if n > 1 else "false"
+        flags = f"--xla_cpu_multi_thread_eigen={multi} intra_op_parallelism_threads={n}"
+        env["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"), flags]))
+    return env
+
+
+def describe() -> str:
+    """The thread setting in force in this process, for the report."""
+    n = os.environ.get(MARK)
+    if n is None:
+        return "not pinned (run through `python -m benchmarks` to pin it)"
+    return "libraries' defaults" if n == "0" else f"{n} per library (BLAS, XLA, torch, Numba)"
