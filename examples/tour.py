@@ -3,6 +3,7 @@ import numpy as np
 
 import xform as xf
 import xform.numpy as xnp
+from xform.transforms.simplify import simplify
 
 
 def show(title, value):
@@ -23,8 +24,9 @@ show("   d2f/dx1^2 by grad of grad (= -0.25)", float(xf.grad(xf.grad(g))(2.0, 5.
 
 print("3. Every function is traced into a small typed IR, one equation a line:")
 print(xf.make_ir(g)(2.0, 5.0))
-print("   ... and its gradient is another IR, whose backward part reuses the forward values:")
-print(xf.make_ir(xf.grad(g))(2.0, 5.0))
+print("   ... and its gradient is another IR (here simplified: dead code, common subexpressions")
+print("   and multiplications by one removed); the backward part reuses the forward values:")
+print(simplify(xf.make_ir(xf.grad(g))(2.0, 5.0)))
 
 print("4. Python control flow on concrete values just works under grad:")
 

@@ -14,32 +14,22 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xform as xf
 import xform.numpy as xnp
-from test_numpy import PARAMS, assert_same
+from test_numpy import PARAMS, assert_same, examples
 
 BACKENDS = ["numba", "interpreter"]
 
 
 def _run_case(case, data, backend):
-    shape = data.draw(case.shapes, label="shape")
-    seed = data.draw(st.integers(0, 255), label="seed")
-    for dtype in case.dtypes:
-        args = case.args(np.random.default_rng(seed), np.dtype(dtype), shape)
-        for kw in case.variants:
-            with np.errstate(all="ignore"):
-                try:
-                    expected = case.ref(*args, **kw)
-                except (ValueError, TypeError, IndexError):
-                    continue
-                note(f"dtype={np.dtype(dtype).name} variant={kw}")
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", RuntimeWarning)  # no silent fallback
-                    got = xf.jit(lambda *a: case.fn(*a, **kw), backend=backend)(*args)
-                assert_same(got, expected, case.rtol)
+    for args, kw, expected in examples(case, data):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no silent fallback
+            got = xf.jit(lambda *a: case.fn(*a, **kw), backend=backend)(*args)
+        assert_same(got, expected, case.rtol)
 
 
 # A sample of the table runs by default; the whole table with `-m slow`.

@@ -64,6 +64,36 @@ def cse(ir: IR) -> IR:
     return IR(ir.in_vars, eqns, [atom(a) for a in ir.outs])
 
 
+_IDENTITY = {"mul": 1, "add": 0}  # x * 1 == x and x + 0 == x
+
+
+def _is_constant(a, value) -> bool:
+    return isinstance(a, Literal) and bool(np.all(np.asarray(a.val) == value))
+
+
+def fold_identities(ir: IR) -> IR:
+    """Drop multiplications by one and additions of zero (e.g. the unit seed of a gradient)."""
+    rename: dict[Var, object] = {}
+    eqns = []
+
+    def atom(a):
+        return rename.get(a, a) if isinstance(a, Var) else a
+
+    for eqn in ir.eqns:
+        inputs = [atom(a) for a in eqn.inputs]
+        unit = _IDENTITY.get(eqn.prim.name)
+        if unit is not None and not eqn.params:
+            out = eqn.outputs[0]
+            for a, b in (inputs, inputs[::-1]):
+                if _is_constant(a, unit) and b.aval == out.aval:
+                    rename[out] = b
+                    break
+            if out in rename:
+                continue
+        eqns.append(Eqn(eqn.prim, inputs, eqn.outputs, eqn.params))
+    return IR(ir.in_vars, eqns, [atom(a) for a in ir.outs])
+
+
 def simplify(ir: IR) -> IR:
-    """CSE then DCE: the clean-up run on every IR a transform produces."""
-    return dce(cse(ir))
+    """Identity folding, CSE, then DCE: the clean-up run on every IR a transform produces."""
+    return dce(cse(fold_identities(ir)))
