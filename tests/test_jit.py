@@ -232,3 +232,19 @@ def test_a_corrupt_cache_entry_is_recompiled(tmp_path):
 
 def test_the_cache_can_be_disabled(tmp_path):
     assert _run_fresh("off") == (1, 0)
+
+
+from test_vmap import VMAPPED, check_vmap_against_loop  # noqa: E402
+
+VMAP_PARAMS = [pytest.param(n, b, id=f"{n}-{b}",
+                            marks=[pytest.mark.slow] if b == "numba" and k % 3 else [])
+               for k, n in enumerate(VMAPPED) for b in BACKENDS]
+
+
+@pytest.mark.parametrize("name,backend", VMAP_PARAMS)
+@settings(max_examples=2)
+@given(data=st.data())
+def test_vmap_of_every_primitive_under_jit(name, backend, data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no silent fallback
+        check_vmap_against_loop(name, data, lambda f: xf.jit(f, backend=backend))

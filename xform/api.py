@@ -272,6 +272,7 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None):
         leaves, in_tree = tree.flatten(list(args))
         axes = _resolve_axes(list(prefix) if isinstance(prefix, tuple) else prefix,
                              list(args), "in_axes")
+        owners = [i for i, a in enumerate(args) for _ in tree.leaves(a)]
         sizes, dims = {}, []
         for i, (x, ax) in enumerate(zip(leaves, axes)):
             if ax is None:
@@ -284,7 +285,9 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None):
             dims.append(ax % nd)
             sizes[i] = get_aval(x).shape[ax]
         if len(set(sizes.values())) > 1:
-            detail = ", ".join(f"leaf {i}: {n}" for i, n in sizes.items())
+            detail = ", ".join(f"argument {owners[i]}"
+                               + (f" (leaf {i})" if len(owners) > len(args) else "")
+                               + f" has size {n}" for i, n in sizes.items())
             raise ValueError(f"vmap got inconsistent batch sizes along the mapped axes ({detail})"
                              "; every mapped argument needs the same size")
         if not sizes and axis_size is None:
@@ -302,6 +305,11 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None):
 
         def out_dims():
             dims_out = _resolve_axes(out_axes, store["out"], "out_axes")
+            for d, o in zip(dims_out, tree.leaves(store["out"])):
+                nd = len(get_aval(o).shape) + 1
+                if d is not None and not -nd <= d < nd:
+                    raise ValueError(f"vmap out_axes {d} is out of range for an output of "
+                                     f"shape {get_aval(o).shape} (batched rank {nd})")
             return [None if d is None else int(d) for d in dims_out]
         outs = vmap_flat(flat_fun, leaves, dims, out_dims, size)
         return tree.unflatten(store["tree"], outs)
