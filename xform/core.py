@@ -44,12 +44,19 @@ _SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "int64": "i64", 
           "bool": "bool", "complex128": "c128", "complex64": "c64"}
 
 
+_PYTHON_SCALAR_AVALS = {float: ShapedArray((), np.float64), int: ShapedArray((), np.int64),
+                        bool: ShapedArray((), np.bool_)}
+
+
 def short_dtype(dtype) -> str:
     return _SHORT.get(np.dtype(dtype).name, np.dtype(dtype).name)
 
 
 def get_aval(x) -> ShapedArray:
     """The abstract value of a tracer, array or scalar (Python floats are float64)."""
+    aval = _PYTHON_SCALAR_AVALS.get(type(x))
+    if aval is not None:
+        return aval
     if isinstance(x, Tracer):
         return x.aval
     if isinstance(x, np.ndarray):
@@ -406,6 +413,8 @@ class TraceInterpreter(Interpreter):
 
     def process(self, prim, args, params):
         if not any(isinstance(a, TraceTracer) and a.interp is self for a in args):
+            if type(self.parent) is EvalInterpreter:  # the common eager case, without a detour
+                return self.parent.process(prim, args, params)
             token = _current.set(self.parent)
             try:
                 return prim.bind(*args, **params)
