@@ -705,10 +705,13 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
     size = lambda dims, shape: int(np.prod([shape[d] for d in dims], dtype=np.int64))  # noqa
     bsz, m, k, n = size(lb, xs), size(lf, xs), size(lc, xs), size(rf, ys)
     a3, b3, o3 = em.fresh("lhs"), em.fresh("rhs"), em.fresh("prod")
-    em.line(f"{a3} = np.ascontiguousarray({x.expr}.transpose({(*lb, *lf, *lc)!r}))"
-            f".reshape(({bsz}, {m}, {k}))")
-    em.line(f"{b3} = np.ascontiguousarray({y.expr}.transpose({(*rb, *rc, *rf)!r}))"
-            f".reshape(({bsz}, {k}, {n}))")
+    for name, v, perm, shape in [(a3, x, (*lb, *lf, *lc), (bsz, m, k)),
+                                 (b3, y, (*rb, *rc, *rf), (bsz, k, n))]:
+        if v.aval.ndim == 0:  # a scalar operand (a Numba scalar, not an array)
+            em.line(f"{name} = np.full({shape!r}, {v.expr})")
+        else:
+            em.line(f"{name} = np.ascontiguousarray({v.expr}.transpose({perm!r}))"
+                    f".reshape({shape!r})")
     if blas:
         em.line(f"{o3} = {em.alloc((bsz, m, n), o.aval.dtype)}")
         em.line(f"for b in range({bsz}):")
@@ -736,9 +739,10 @@ def _stack(em, x) -> str:
 
 def _call_stacked(em, kernel, stacks, outs, flags=()):
     """Emit `kernel(*stacks, *flags)` and assign its results, reshaped, to `outs` (None for a
-    result that is not wanted)."""
+    result that is not wanted). The boolean flags go in as np.bool_ values: a bare `True`
+    would make Numba compile the kernel once for every combination of literal flags."""
     results = [em.fresh("res") for _ in outs]
-    args = ", ".join([*stacks, *map(repr, flags)])
+    args = ", ".join([*stacks, *(f"np.bool_({bool(f)})" for f in flags)])
     em.line(f"{', '.join(results)} = {em.kernel(kernel)}({args})")
     for o, r in zip(outs, results):
         if o is not None:
