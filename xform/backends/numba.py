@@ -486,7 +486,10 @@ class CompiledProgram:
     def _first_call(self, args):
         """The first call loads or compiles; an unreadable cache entry is recompiled."""
         try:
-            results = self._bind_wrapper()(args)
+            with warnings.catch_warnings():
+                # Numba's advice about non-contiguous operands is not actionable by users.
+                warnings.simplefilter("ignore", _performance_warning())
+                results = self._bind_wrapper()(args)
         except Exception as exc:
             if not _looks_like_cache_failure(exc):
                 raise
@@ -527,6 +530,11 @@ def _wrapper_source(ir: IR, n_consts: int, buffers: list[tuple]) -> str:
         position += 1
     lines.append(f"    return [{', '.join(outs)}]")
     return "\n".join(lines) + "\n"
+
+
+def _performance_warning():
+    from numba.core.errors import NumbaPerformanceWarning
+    return NumbaPerformanceWarning
 
 
 def _looks_like_cache_failure(exc: Exception) -> bool:
