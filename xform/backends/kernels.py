@@ -145,9 +145,10 @@ def matmul_batched(a, b):
     return out
 
 
-# Linear algebra on stacks of matrices: (B, m, n) contiguous arrays, one LAPACK call (through
-# np.linalg) per matrix. Numba's np.linalg rejects non-finite matrices with LinAlgError where
-# numpy returns NaNs, so these kernels check first and give NaN results, as numpy mostly does.
+# Linear algebra on stacks of matrices: (B, m, n) contiguous arrays; the decompositions make one
+# LAPACK call (mostly through np.linalg) per matrix. Numba's np.linalg rejects non-finite
+# matrices with LinAlgError where numpy mostly returns NaNs, so these kernels check first and
+# give that matrix NaN results.
 
 
 @_jit

@@ -538,9 +538,10 @@ def _performance_warning():
 
 
 def _looks_like_cache_failure(exc: Exception) -> bool:
+    """An unreadable cache entry (Numba recovers from most by itself); errors raised by the
+    program, such as a LinAlgError on a singular matrix, are not."""
     import pickle
-    return isinstance(exc, (EOFError, pickle.UnpicklingError, OSError, ValueError,
-                            AttributeError, ImportError, IndexError, TypeError, KeyError))
+    return isinstance(exc, (EOFError, pickle.UnpicklingError, ImportError))
 
 
 _warned: set[str] = set()

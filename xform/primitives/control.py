@@ -613,8 +613,8 @@ def _rebind(outs, exprs) -> list[str]:
     """One statement assigning all `exprs` to `outs` at once (a body may swap its carries)."""
     if not outs:
         return []
-    return [f"{', '.join(o.expr for o in outs)} = "
-            f"{', '.join(_fixed_type(o, e) for o, e in zip(outs, exprs))}"]
+    targets = ", ".join(o.expr for o in outs)
+    return [f"{targets} = {', '.join(_fixed_type(o, e) for o, e in zip(outs, exprs))}"]
 
 
 def _emit_block(em, head: str, lines: list[str]):
@@ -655,7 +655,7 @@ def _scan_numba(em, ins, outs, *, body_ir, length, reverse, n_consts, n_carry):
     for line in _rebind(carry, [x.expr for x in init]):
         em.line(line)
     for y in ys:
-        em.line(f"{y.expr} = np.empty({y.aval.shape!r}, {dtype_expr(y.aval.dtype)})")
+        em.line(f"{y.expr} = {em.alloc(y.aval.shape, y.aval.dtype)}")
     step = em.fresh("step")
     slices = [em.fresh("x") for _ in xs]
     body, new = em.nested(body_ir, [*(c.expr for c in consts), *(k.expr for k in carry),

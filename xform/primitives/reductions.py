@@ -230,7 +230,7 @@ def _arg_numba(largest):
         (x,), (o,) = ins, outs
         rows, _, _ = to_rows(em, x, axis)
         flat = em.fresh("idx")
-        em.line(f"{flat} = {em.kernel('argmax_rows')}({rows}, {largest})"
+        em.line(f"{flat} = {em.kernel('argmax_rows')}({rows}, np.bool_({largest}))"
                 f".astype({dtype_expr(index_dtype)})")
         from_flat(em, o, flat)
     return rule
@@ -241,7 +241,8 @@ def _cumulative_numba(product):
         (x,), (o,) = ins, outs
         rows, moved, perm = to_rows(em, x, axis)
         inverse = tuple(int(i) for i in np.argsort(perm))
-        em.line(f"{o.expr} = {em.kernel('cumulate_rows')}({rows}, {product}, {reverse})"
+        em.line(f"{o.expr} = {em.kernel('cumulate_rows')}({rows}, np.bool_({product}), "
+                f"np.bool_({reverse}))"
                 f".reshape({moved!r}).transpose({inverse!r})")
     return rule
 
