@@ -1,11 +1,8 @@
 """xform: composable function transformations (grad, vmap, jit) for numpy code on the CPU."""
-from xform import numpy, tree  # noqa: F401
+from xform import lax, numpy, optim, scipy, tree  # noqa: F401
 from xform.api import (grad, hessian, jacfwd, jacrev, jit, jvp, linearize,  # noqa: F401
-                       make_ir,
-                       stop_gradient, value_and_grad, vjp, vmap)
+                       make_ir, stop_gradient, value_and_grad, vjp, vmap)
 from xform.core import IR  # noqa: F401
 from xform.custom import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401
-from xform import optim  # noqa: F401
-from xform import lax  # noqa: F401
 
 __version__ = "0.1.0"
