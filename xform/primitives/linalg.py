@@ -28,6 +28,11 @@ def _free(ndim, contract, batch):
 def _dot_general_impl(lhs, rhs, *, dimension_numbers):
     (lc, rc), (lb, rb) = dimension_numbers
     lhs, rhs = np.asarray(lhs), np.asarray(rhs)
+    if not lb and len(lc) == 1 and lhs.ndim <= 2 and rhs.ndim <= 2:
+        # A matrix or vector product: BLAS takes the transposed views without copies.
+        a = lhs.T if lhs.ndim == 2 and lc[0] == 0 else lhs
+        b = rhs.T if rhs.ndim == 2 and rc[0] == 1 else rhs
+        return [np.asarray(np.dot(a, b))]
     lf, rf = _free(lhs.ndim, lc, lb), _free(rhs.ndim, rc, rb)
     bshape = [lhs.shape[d] for d in lb]
     m = int(np.prod([lhs.shape[d] for d in lf], dtype=np.int64))
