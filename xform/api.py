@@ -427,16 +427,11 @@ def _plain_signature(args):
     return tuple(sig)
 
 
-def _runner(exe, out_tree):
-    """Run an executable on flat arguments and rebuild its output pytree."""
-    run = getattr(exe, "run", None)
-    if run is not None:  # a compiled program: call its current wrapper directly
-        if out_tree == tree.structure(0.0):
-            return lambda args: exe.run(args)[0]
-        return lambda args: tree.unflatten(out_tree, exe.run(args))
+def _runner(run, out_tree):
+    """Call `run` on flat arguments and rebuild its output pytree."""
     if out_tree == tree.structure(0.0):
-        return lambda args: exe(args)[0]
-    return lambda args: tree.unflatten(out_tree, exe(args))
+        return lambda args: run(args)[0]
+    return lambda args: tree.unflatten(out_tree, run(args))
 
 
 def jit(fun: Callable, static_argnums=(), static_argnames=(), backend: str | None = None):
@@ -518,9 +513,11 @@ def jit(fun: Callable, static_argnums=(), static_argnames=(), backend: str | Non
             outs = call(ir, [*traced_consts, *leaves], name, backend)
             return tree.unflatten(out_tree, outs)
         exe = executable(ir, backend)
-        if sig is not None and not traced_consts:
-            fast[sig] = _runner(exe, out_tree)
-        return tree.unflatten(out_tree, exe(leaves))
+        outs = exe(leaves)
+        if sig is not None:
+            # After the first call a compiled program's `run` is its final wrapper.
+            fast[sig] = _runner(getattr(exe, "run", exe), out_tree)
+        return tree.unflatten(out_tree, outs)
     jitted.__wrapped__ = fun
     jitted.__name__ = name
     jitted.__doc__ = fun.__doc__
