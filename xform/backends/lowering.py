@@ -18,13 +18,24 @@ import numpy as np
 class Scalar:
     """A fusible elementwise lowering: `template.format(*operand_exprs, t=dtype_constructor,
     **params)`, or a function with that signature returning the expression. `{t}` types
-    constants (`{t}(1)`) so that float32 code stays float32."""
+    constants (`{t}(1)`) so that float32 code stays float32.
 
-    def __init__(self, template: str | Callable[..., str], keeps_float: bool = False):
-        self.expr = template.format if isinstance(template, str) else template
+    A fast template valid only on part of the domain comes with `guard`, an expression true
+    where it is valid, and `exact`, the expression for everywhere; a loop that meets an
+    argument outside the guard is run again with `exact`."""
+
+    def __init__(self, template: str | Callable[..., str], keeps_float: bool = False,
+                 exact: str | None = None, guard: str | None = None):
+        self.expr = _formatter(template)
         # True when float operands of one dtype give a result of that dtype in Numba, so the
         # generated code needs no cast (fewer calls for Numba to type and lower).
         self.keeps_float = keeps_float
+        self.exact = _formatter(exact) if exact else None
+        self.guard = _formatter(guard) if guard else None
+
+
+def _formatter(template):
+    return template.format if isinstance(template, str) else template
 
 
 class Reduction:

@@ -467,17 +467,31 @@ def _integer_pow_numba(x, *, y, t):
     return f"({power})" if y > 0 else f"{t}(1) / ({power})"
 
 
+def _vectorised(name: str, other: str | None = None):
+    """The vectorisable V.<name>_f64/_f32 of xform.backends.vecmath on float64 and float32, the
+    template `other` (default libm's `math.<name>`) on other dtypes."""
+    other = other or f"math.{name}({{0}})"
+
+    def expr(x, *, t):
+        bits = {"np.float64": "f64", "np.float32": "f32"}.get(t)
+        return f"V.{name}_{bits}({x})" if bits else other.format(x, t=t)
+    return expr
+
+
 # Arithmetic that keeps a float dtype needs no cast in the generated code.
 _KEEPS_FLOAT = {neg_p, add_p, sub_p, mul_p, div_p, max_p, min_p, select_p, stop_gradient_p}
 for _p, _template in [
-        (neg_p, "-{0}"), (sin_p, "math.sin({0})"), (cos_p, "math.cos({0})"), (tan_p, "math.tan({0})"),
+        (neg_p, "-{0}"), (tan_p, "math.tan({0})"),
         (asin_p, "math.asin({0})"), (acos_p, "math.acos({0})"), (atan_p, "math.atan({0})"),
-        (sinh_p, "math.sinh({0})"), (cosh_p, "math.cosh({0})"), (tanh_p, "math.tanh({0})"),
+        (sinh_p, "math.sinh({0})"), (cosh_p, "math.cosh({0})"),
+        (tanh_p, _vectorised("tanh")),
         (asinh_p, "math.asinh({0})"), (acosh_p, "math.acosh({0})"),
-        (atanh_p, "math.atanh({0})"), (exp_p, "math.exp({0})"), (exp2_p, "np.exp2({0})"),
-        (expm1_p, "math.expm1({0})"), (log_p, "math.log({0})"), (log1p_p, "math.log1p({0})"),
+        (atanh_p, "math.atanh({0})"), (exp_p, _vectorised("exp")),
+        (exp2_p, "np.exp2({0})"), (expm1_p, _vectorised("expm1")),
+        (log_p, _vectorised("log")), (log1p_p, "math.log1p({0})"),
         (sqrt_p, "math.sqrt({0})"), (rsqrt_p, "{t}(1) / math.sqrt({0})"), (cbrt_p, "np.cbrt({0})"),
-        (logistic_p, "{t}(1) / ({t}(1) + math.exp(-{0}))"), (erf_p, "math.erf({0})"),
+        (logistic_p, _vectorised("logistic", "{t}(1) / ({t}(1) + math.exp(-{0}))")),
+        (erf_p, "math.erf({0})"),
         (lgamma_p, "math.lgamma({0})"), (digamma_p, "K.digamma({0})"),
         (polygamma_p, "K.polygamma({n}, {0})"), (abs_p, "abs({0})"), (sign_p, _SIGN),
         (floor_p, "np.floor({0})"), (ceil_p, "np.ceil({0})"), (round_p, "np.rint({0})"),
@@ -492,3 +506,7 @@ for _p, _template in [
         (lt_p, "{0} < {1}"), (le_p, "{0} <= {1}"), (gt_p, "{0} > {1}"), (ge_p, "{0} >= {1}"),
         (select_p, "{1} if {0} else {2}")]:
     _p.numba = Scalar(_template, keeps_float=_p in _KEEPS_FLOAT)
+# Fast sine and cosine reduce their argument exactly only below about 8e5 (vecmath).
+for _p, _name in [(sin_p, "sin"), (cos_p, "cos")]:
+    _p.numba = Scalar(_vectorised(_name), exact=f"math.{_name}({{0}})",
+                      guard="V.trig_reducible({0})")
