@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from xform.backends import cache_dir
+from xform.backends.blas import gemm  # noqa: F401 (generated code calls K.gemm)
 
 # Disk-cached unless the user turned xform's cache off (Numba keeps these files beside this
 # module, or under NUMBA_CACHE_DIR).
@@ -122,13 +123,6 @@ def scatter_rows(x, idx, dims, updates, accumulate):
             out[r, :] += updates[b, :]
         else:
             out[r, :] = updates[b, :]
-    return out
-
-
-@_jit
-def matmul(a, b, out):
-    """out = a @ b through BLAS, for 2-D float arrays (C- or F-ordered views)."""
-    np.dot(a, b, out)
     return out
 
 

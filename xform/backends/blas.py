@@ -1,0 +1,102 @@
+"""Matrix products in generated code through the BLAS that numpy itself links.
+
+Numba's `np.dot` goes through scipy's BLAS: importing scipy costs a fresh process about 0.3 s,
+and its GEMM ran slower here than numpy's. numpy's wheels bundle an OpenBLAS with a 64-bit
+integer CBLAS interface; when it is found, its `cblas_?gemm` is registered with LLVM under a
+fixed name and `gemm` calls it. Otherwise `gemm` falls back to Numba's `np.dot`. `FLAVOUR`
+names the choice; generated sources include it, so a cached program never refers to a symbol
+that this process did not register.
+"""
+import ctypes
+
+import llvmlite.binding
+import numba
+import numpy as np
+from numba import types
+
+from xform.backends import cache_dir
+
+_jit = numba.njit(cache=cache_dir() is not None, error_model="numpy", nogil=True)
+
+# CBLAS enumerations
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _register_numpy_gemm() -> bool:
+    """Find numpy's 64-bit-integer sgemm and dgemm and register them as xform_cblas_?gemm64."""
+    try:
+        lib = ctypes.CDLL(np._core._multiarray_umath.__file__)  # dlsym searches its BLAS too
+    except (OSError, AttributeError):
+        return False
+    for prefix in ("scipy_cblas_", "cblas_"):
+        try:
+            found = {t: getattr(lib, f"{prefix}{t}gemm64_") for t in "sd"}
+        except AttributeError:
+            continue
+        for t, fn in found.items():
+            llvmlite.binding.add_symbol(f"xform_cblas_{t}gemm64",
+                                        ctypes.cast(fn, ctypes.c_void_p).value)
+        return True
+    return False
+
+
+FLAVOUR = "numpy-cblas64" if _register_numpy_gemm() else "numba-dot"
+
+
+def _gemm_signature(scalar):
+    i32, i64, ptr = types.int32, types.int64, types.voidptr
+    return types.void(i32, i32, i32, i64, i64, i64, scalar, ptr, i64, ptr, i64, scalar, ptr,
+                      i64)
+
+
+_sgemm = types.ExternalFunction("xform_cblas_sgemm64", _gemm_signature(types.float32))
+_dgemm = types.ExternalFunction("xform_cblas_dgemm64", _gemm_signature(types.float64))
+
+
+@_jit
+def _operand(x):
+    """x, or a contiguous copy, with its CBLAS transpose flag and leading dimension."""
+    rows, cols = x.shape
+    s0, s1 = x.strides[0] // x.itemsize, x.strides[1] // x.itemsize
+    ld = s0 if rows > 1 else cols
+    if (s1 == 1 or cols == 1) and ld >= max(1, cols):
+        return x, _NO_TRANS, ld
+    ld = s1 if cols > 1 else rows
+    if (s0 == 1 or rows == 1) and ld >= max(1, rows):
+        return x, _TRANS, ld
+    return np.ascontiguousarray(x), _NO_TRANS, max(1, cols)
+
+
+@_jit
+def _gemm_numpy(a, b, out):
+    """out = a @ b for 2-D float32 or float64 arrays of any strides; returns out."""
+    m, k = a.shape
+    n = b.shape[1]
+    if m == 0 or n == 0:
+        return out
+    if k == 0:
+        out[...] = 0
+        return out
+    direct = out.strides[1] == out.itemsize and out.strides[0] == n * out.itemsize
+    target = out if direct else np.empty((m, n), out.dtype)
+    a, trans_a, lda = _operand(a)
+    b, trans_b, ldb = _operand(b)
+    if out.itemsize == 4:
+        _sgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, np.float32(1), a.ctypes, lda, b.ctypes,
+               ldb, np.float32(0), target.ctypes, n)
+    else:
+        _dgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, a.ctypes, lda, b.ctypes, ldb, 0.0,
+               target.ctypes, n)
+    if not direct:
+        out[...] = target
+    return out
+
+
+@_jit
+def _gemm_numba(a, b, out):
+    """out = a @ b for 2-D float32 or float64 arrays, C- or F-ordered; returns out."""
+    np.dot(a, b, out)
+    return out
+
+
+gemm = _gemm_numpy if FLAVOUR == "numpy-cblas64" else _gemm_numba
