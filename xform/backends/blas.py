@@ -64,31 +64,36 @@ def _operand(x):
     ld = s1 if cols > 1 else rows
     if (s0 == 1 or rows == 1) and ld >= max(1, rows):
         return x, _TRANS, ld
-    return np.ascontiguousarray(x), _NO_TRANS, max(1, cols)
+    copy = np.empty((rows, cols), x.dtype)  # loops: cheaper for Numba to compile than copy()
+    for i in range(rows):
+        for j in range(cols):
+            copy[i, j] = x[i, j]
+    return copy, _NO_TRANS, max(1, cols)
 
 
 @_jit
 def _gemm_numpy(a, b, out):
-    """out = a @ b for 2-D float32 or float64 arrays of any strides; returns out."""
+    """out = a @ b for 2-D float32 or float64 arrays of any strides, out C-contiguous;
+    returns out."""
     m, k = a.shape
     n = b.shape[1]
     if m == 0 or n == 0:
         return out
+    if out.strides[1] != out.itemsize or out.strides[0] != n * out.itemsize:
+        raise ValueError("gemm needs a C-contiguous output array")
     if k == 0:
-        out[...] = 0
+        for i in range(m):
+            for j in range(n):
+                out[i, j] = 0
         return out
-    direct = out.strides[1] == out.itemsize and out.strides[0] == n * out.itemsize
-    target = out if direct else np.empty((m, n), out.dtype)
     a, trans_a, lda = _operand(a)
     b, trans_b, ldb = _operand(b)
     if out.itemsize == 4:
-        _sgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, np.float32(1), a.ctypes, lda, b.ctypes,
-               ldb, np.float32(0), target.ctypes, n)
+        _sgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, np.float32(1), a.ctypes, lda,
+               b.ctypes, ldb, np.float32(0), out.ctypes, n)
     else:
-        _dgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, a.ctypes, lda, b.ctypes, ldb, 0.0,
-               target.ctypes, n)
-    if not direct:
-        out[...] = target
+        _dgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, a.ctypes, lda, b.ctypes,
+               ldb, 0.0, out.ctypes, n)
     return out
 
 
