@@ -1,6 +1,7 @@
 """User-facing transformations: flatten pytrees, trace, transform, execute, unflatten."""
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -100,10 +101,16 @@ def _argnums(argnums, nargs, name):
     return tuple(a % nargs for a in nums), many
 
 
+@functools.lru_cache(maxsize=256)
+def _is_floating(dtype) -> bool:
+    """np.issubdtype(dtype, np.floating), remembered: it is slow and asked on every call."""
+    return np.issubdtype(dtype, np.floating)
+
+
 def _check_differentiable(leaves, name):
-    for i, x in enumerate(leaves):
+    for x in leaves:
         dt = get_aval(x).dtype
-        if not np.issubdtype(dt, np.floating):
+        if not _is_floating(dt):
             raise TypeError(
                 f"{name} needs floating-point inputs to differentiate with respect to, but an "
                 f"input has dtype {dt}. Convert it (e.g. x.astype(float), or 1.0 instead of 1) "
@@ -214,16 +221,16 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
         _check_differentiable(flat.leaves, "grad")
         p_out, backward = vjp_flat(flat, flat.leaves, flat.n_aux, "grad")
         n = len(p_out) - flat.n_aux
-        if n != 1 or get_aval(p_out[0]).shape != ():
+        out_aval = get_aval(p_out[0]) if n else None
+        if n != 1 or out_aval.shape != ():
             shapes = [get_aval(o).shape for o in p_out[:n]]
             raise TypeError(
                 f"grad needs a function with a single scalar output, but it returned outputs "
                 f"of shapes {shapes}. Use xf.jacrev or xf.vjp for non-scalar outputs, or reduce "
                 "the output (e.g. with .sum()).")
-        if not np.issubdtype(get_aval(p_out[0]).dtype, np.floating):
-            raise TypeError(f"grad needs a floating-point output, got "
-                            f"{get_aval(p_out[0]).dtype}")
-        seed = np.ones((), get_aval(p_out[0]).dtype)
+        if not _is_floating(out_aval.dtype):
+            raise TypeError(f"grad needs a floating-point output, got {out_aval.dtype}")
+        seed = np.array(1, out_aval.dtype)  # np.ones((), dtype), at a third of the cost
         cts = _zeros_to_arrays(backward([seed]), flat.leaves)
         grads = tree.unflatten(flat.in_tree, cts)
         out, aux = flat.split(p_out)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -17,8 +19,7 @@ class ShapedArray:
 
     def __init__(self, shape: tuple[int, ...], dtype: Any):
         self.shape = shape if type(shape) is tuple else tuple(int(d) for d in shape)
-        self.dtype = dtype if type(dtype) is np.dtype or isinstance(dtype, np.dtype) \
-            else np.dtype(dtype)
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
 
     @property
     def ndim(self) -> int:
@@ -26,11 +27,11 @@ class ShapedArray:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __eq__(self, other):
-        return (isinstance(other, ShapedArray) and self.shape == other.shape
-                and self.dtype == other.dtype)
+        return self is other or (isinstance(other, ShapedArray) and self.shape == other.shape
+                                 and self.dtype == other.dtype)
 
     def __hash__(self):
         return hash((self.shape, self.dtype))
@@ -44,8 +45,19 @@ _SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "int64": "i64", 
           "bool": "bool", "complex128": "c128", "complex64": "c64"}
 
 
-_PYTHON_SCALAR_AVALS = {float: ShapedArray((), np.float64), int: ShapedArray((), np.int64),
-                        bool: ShapedArray((), np.bool_)}
+# The avals of scalar types, by type: Python scalars (floats are float64) and numpy's.
+_SCALAR_AVALS = {float: ShapedArray((), np.float64), int: ShapedArray((), np.int64),
+                 bool: ShapedArray((), np.bool_), complex: ShapedArray((), np.complex128),
+                 **{t: ShapedArray((), t) for t in (
+                     np.float16, np.float32, np.float64, np.complex64, np.complex128, np.bool_,
+                     np.int8, np.int16, np.int32, np.int64,
+                     np.uint8, np.uint16, np.uint32, np.uint64)}}
+
+
+@functools.lru_cache(maxsize=4096)
+def _array_aval(shape: tuple[int, ...], dtype: np.dtype) -> ShapedArray:
+    """A ShapedArray shared by all arrays of this shape and dtype (avals are never mutated)."""
+    return ShapedArray(shape, dtype)
 
 
 def short_dtype(dtype) -> str:
@@ -54,22 +66,22 @@ def short_dtype(dtype) -> str:
 
 def get_aval(x) -> ShapedArray:
     """The abstract value of a tracer, array or scalar (Python floats are float64)."""
-    aval = _PYTHON_SCALAR_AVALS.get(type(x))
+    aval = _SCALAR_AVALS.get(type(x))
     if aval is not None:
         return aval
     if isinstance(x, Tracer):
         return x.aval
-    if isinstance(x, np.ndarray):
-        return ShapedArray(x.shape, x.dtype)
-    if isinstance(x, (bool, np.bool_)):
-        return ShapedArray((), np.bool_)
-    if isinstance(x, (int, float, complex, np.generic)):
+    if isinstance(x, (np.ndarray, np.generic)):
+        return _array_aval(x.shape, x.dtype)
+    if isinstance(x, (int, float, complex)):  # subclasses; bool cannot be subclassed
         return ShapedArray((), np.asarray(x).dtype)
     raise TypeError(f"xform cannot use a value of type {type(x).__name__} as an array: {x!r}. "
                     "Pass numpy arrays, Python or numpy scalars.")
 
 
+@functools.lru_cache(maxsize=256)
 def is_float_dtype(dtype) -> bool:
+    """Floating or complex (remembered per dtype: np.issubdtype is slow and asked per value)."""
     return np.issubdtype(dtype, np.inexact)
 
 
@@ -169,10 +181,10 @@ class Primitive:
         return self.name
 
     def bind(self, *args, **params) -> list:
-        return current_interpreter().process(self, args, params)
+        return _current.get().process(self, args, params)
 
     def bind1(self, *args, **params):
-        return current_interpreter().process(self, args, params)[0]
+        return _current.get().process(self, args, params)[0]
 
     def rule(self, kind: str) -> Callable:
         fn = getattr(self, kind)
@@ -216,7 +228,7 @@ class EvalInterpreter(Interpreter):
         for a in args:
             if isinstance(a, Tracer):
                 raise escaped_tracer_error(a)
-        return prim.rule("impl")(*args, **params)
+        return (prim.impl or prim.rule("impl"))(*args, **params)
 
 
 def escaped_tracer_error(t: Tracer) -> Exception:
@@ -258,16 +270,19 @@ def at_root():
     return using(_root)
 
 
-@contextlib.contextmanager
-def new_interpreter(cls, *args, **kwargs):
+class new_interpreter:  # a class, not a generator context manager: it is cheaper to enter
     """Create a child of the current interpreter, make it current, and retire it afterwards."""
-    interp = cls(current_interpreter(), *args, **kwargs)
-    token = _current.set(interp)
-    try:
-        yield interp
-    finally:
-        _current.reset(token)
-        interp.alive = False
+
+    def __init__(self, cls, *args, **kwargs):
+        self.interp = cls(current_interpreter(), *args, **kwargs)
+
+    def __enter__(self):
+        self.token = _current.set(self.interp)
+        return self.interp
+
+    def __exit__(self, *exc_info):
+        _current.reset(self.token)
+        self.interp.alive = False
 
 
 # ----------------------------------------------------------------------------- AD markers
@@ -401,18 +416,25 @@ class TraceInterpreter(Interpreter):
         return TraceTracer(self, Var(aval))
 
     def atom(self, x):
-        if isinstance(x, TraceTracer) and x.interp is self:
-            return x.ir_var
-        x = self.lift(x)
-        if not isinstance(x, Tracer) and np.ndim(x) == 0:
-            return Literal(np.asarray(x) if isinstance(x, np.ndarray) else x)
+        if isinstance(x, Tracer):
+            if x.interp is self:
+                return x.ir_var
+            x = self.lift(x)
+        elif isinstance(x, np.ndarray):
+            if x.ndim == 0:
+                return Literal(np.asarray(x))
+        elif type(x) in _SCALAR_AVALS or np.ndim(x) == 0:
+            return Literal(x)
         entry = self.const_vars.get(id(x))
         if entry is None:
             entry = self.const_vars[id(x)] = (Var(get_aval(x)), x)
         return entry[0]
 
     def process(self, prim, args, params):
-        if not any(isinstance(a, TraceTracer) and a.interp is self for a in args):
+        for a in args:
+            if isinstance(a, TraceTracer) and a.interp is self:
+                break
+        else:  # none of the operands is ours: evaluate in the parent
             if type(self.parent) is EvalInterpreter:  # the common eager case, without a detour
                 return self.parent.process(prim, args, params)
             token = _current.set(self.parent)
@@ -421,8 +443,8 @@ class TraceInterpreter(Interpreter):
             finally:
                 _current.reset(token)
         inputs = [self.atom(a) for a in args]
-        out_avals = prim.rule("abstract_eval")(*[a.aval for a in inputs], **params)
-        outs = [Var(a) for a in out_avals]
+        abstract_eval = prim.abstract_eval or prim.rule("abstract_eval")
+        outs = list(map(Var, abstract_eval(*[a.aval for a in inputs], **params)))
         self.eqns.append(Eqn(prim, inputs, outs, params))
         return [TraceTracer(self, v) for v in outs]
 

@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from xform.core import Tracer, get_aval
+from xform.core import Tracer
 from xform.primitives.elementwise import convert
 from xform.primitives.structural import broadcast_in_dim
 
@@ -27,23 +27,33 @@ def wrap(x):
 
 
 def is_traced(*args) -> bool:
-    return any(isinstance(a, Tracer) for a in args)
+    for a in args:  # a loop, not any(): this runs for every xform.numpy call
+        if isinstance(a, Tracer):
+            return True
+    return False
 
 
 def shape_of(x) -> tuple[int, ...]:
-    return get_aval(x).shape if isinstance(x, Tracer) else np.shape(x)
+    if isinstance(x, Tracer):
+        return x.aval.shape
+    return x.shape if isinstance(x, np.ndarray) else np.shape(x)
 
 
 def dtype_of(x) -> np.dtype:
-    return get_aval(x).dtype if isinstance(x, Tracer) else np.result_type(x)
+    return x.aval.dtype if isinstance(x, Tracer) else np.result_type(x)
+
+
+_WEAK_TYPES = frozenset((bool, int, float, complex))
 
 
 def _dtype_key(x):
     """What numpy's promotion sees: a dtype, or the Python type of a weakly typed scalar."""
     if isinstance(x, Tracer):
         return x.aval.dtype
-    if type(x) in (bool, int, float, complex):
+    if type(x) in _WEAK_TYPES:
         return type(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.dtype
     return np.result_type(x)
 
 
@@ -60,7 +70,7 @@ def _loop_dtypes(ufunc, keys):
 def loop_dtypes(ufunc, *args) -> tuple[np.dtype, ...]:
     """The (input..., output) dtypes numpy's `ufunc` would compute these operands in."""
     try:
-        return _loop_dtypes(ufunc, tuple(_dtype_key(a) for a in args))
+        return _loop_dtypes(ufunc, tuple([_dtype_key(a) for a in args]))
     except TypeError as e:
         kinds = ", ".join(str(dtype_of(a)) for a in args)
         raise TypeError(f"{ufunc.__name__} does not support operands of dtype {kinds}") from e
@@ -68,9 +78,9 @@ def loop_dtypes(ufunc, *args) -> tuple[np.dtype, ...]:
 
 def cast(x, dtype):
     """`x` as `dtype`: traced values get a conversion primitive, others convert eagerly."""
-    dtype = np.dtype(dtype)
     if isinstance(x, Tracer):
-        return convert(x, dtype)
+        return x if x.aval.dtype == dtype else convert(x, dtype)
+    dtype = np.dtype(dtype)
     x = np.asarray(x)
     return x if x.dtype == dtype else x.astype(dtype)
 
@@ -96,7 +106,7 @@ def broadcast_to_shape(x, shape):
 def broadcast_operands(*args):
     """Broadcast all operands to their common shape, reporting the shapes when they clash."""
     shapes = [shape_of(a) for a in args]
-    if all(s == shapes[0] for s in shapes):
+    if shapes.count(shapes[0]) == len(shapes):
         return list(args)
     try:
         shape = np.broadcast_shapes(*shapes)
@@ -112,8 +122,8 @@ def ufunc_apply(ufunc, prim, *args):
     if not is_traced(*args):
         return wrap(ufunc(*args))
     dtypes = loop_dtypes(ufunc, *args)
-    ops = broadcast_operands(*[cast(a, dt) for a, dt in zip(args, dtypes)])
-    out = prim.bind1(*ops)
+    ops = [cast(a, dt) for a, dt in zip(args, dtypes)]
+    out = prim.bind1(*(broadcast_operands(*ops) if len(ops) > 1 else ops))
     return cast(out, dtypes[-1])
 
 

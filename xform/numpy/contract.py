@@ -88,8 +88,8 @@ def matmul(x1, x2):
         raise ValueError(f"matmul: shapes {sa0} and {sb0} not aligned: {sa[-1]} != {sb[-2]} "
                          "(last dimension of the first operand and second-to-last of the "
                          "second)")
-    try:
-        batch = np.broadcast_shapes(sa[:-2], sb[:-2])
+    try:  # equal batch shapes (matrices: none) skip np.broadcast_shapes, which is slow
+        batch = sa[:-2] if sa[:-2] == sb[:-2] else np.broadcast_shapes(sa[:-2], sb[:-2])
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of shapes {sa0} and {sb0} do not "
                          "broadcast") from None

@@ -1,10 +1,14 @@
 """Operators and array methods of traced values, defined by the xform.numpy functions."""
 from __future__ import annotations
 
+import functools
+
 from xform.core import Tracer
 
 
+@functools.cache
 def _np():
+    """xform.numpy, imported on first use (it imports this module) and then remembered."""
     import xform.numpy as xnp
     return xnp
 

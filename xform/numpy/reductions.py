@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def _axes(axis, ndim) -> tuple[int, ...]:
 
 
 def _count(shape, axes) -> int:
-    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+    return math.prod([shape[i] for i in axes])
 
 
 def _accumulate_dtype(dtype, requested, reducer):

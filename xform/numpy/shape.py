@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -52,7 +53,7 @@ __all__ = [
 
 
 def _size(shp) -> int:
-    return int(np.prod(shp, dtype=np.int64))
+    return int(math.prod(shp))
 
 
 def _as_tuple(x) -> tuple:

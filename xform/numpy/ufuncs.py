@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xform.core import is_float_dtype
 from xform.numpy._core import (broadcast_operands, cast, dtype_of, is_traced, loop_dtypes,
                                result_dtype, ufunc_apply, wrap)
 from xform.primitives import elementwise as ew
@@ -163,7 +164,7 @@ def power(x, y, /):
         return wrap(np.power(x, y))
     if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
         dt = loop_dtypes(np.power, x, y)[0]
-        if np.issubdtype(dt, np.inexact) or y >= 0:
+        if is_float_dtype(dt) or y >= 0:
             xc = cast(x, dt)
             if y < 0:
                 return divide(np.ones((), dt), ew.integer_pow(xc, -int(y)))

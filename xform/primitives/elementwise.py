@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from xform.backends.lowering import Scalar
-from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, get_aval
+from xform.core import Primitive, ShapedArray, Tracer, UndefinedPrimal, Zero, get_aval
 from xform.primitives import special_impl
 
 # ----------------------------------------------------------------------------- helpers
@@ -23,11 +23,11 @@ def _same_shape_aval(*avals, dtype=None, name=""):
             raise TypeError(f"{name} needs operands of equal shape, got "
                             f"{', '.join(str(a) for a in avals)}")
     if dtype is None:
-        dtype = avals[0].dtype
         for a in avals[1:]:
-            if a.dtype != dtype:
+            if a.dtype != avals[0].dtype:
                 raise TypeError(f"{name} needs operands of equal dtype, got "
                                 f"{', '.join(str(a) for a in avals)}")
+        return [avals[0]]  # avals are immutable, so the operand's serves as the output's
     return [ShapedArray(shape, dtype)]
 
 
@@ -38,6 +38,14 @@ def _zeros_like(aval):
 def instantiate(t):
     """A concrete zero array for a symbolic Zero; other tangents pass through."""
     return _zeros_like(t.aval) if isinstance(t, Zero) else t
+
+
+def _scale(t, d):
+    """`t * d` for a traced tangent `t`: mul bound directly when `d` already has t's aval (what
+    xform.numpy's multiply would bind after its promotion and broadcasting, done at less cost)."""
+    if isinstance(t, Tracer) and get_aval(d) == t.aval:
+        return mul(t, d if isinstance(d, Tracer) else np.asarray(d))
+    return t * d
 
 
 def _elementwise_vmap(prim):
@@ -72,7 +80,7 @@ def unary(name: str, impl, deriv=None, *, float_only=True, out_dtype=None) -> Pr
         def jvp(primals, tangents):
             (x,), (t,) = primals, tangents
             y = p.bind1(x)
-            return [y], [t * deriv(x, y)]
+            return [y], [_scale(t, deriv(x, y))]
         p.jvp = jvp
     p.vmap = _elementwise_vmap(p)
     return p
@@ -184,7 +192,7 @@ def _integer_pow_jvp(primals, tangents, *, y):
     if y == 0:
         return [out], [Zero(get_aval(out))]
     d = y * x if y == 2 else y * (x if y - 1 == 1 else integer_pow(x, y - 1))
-    return [out], [t * d]
+    return [out], [_scale(t, d)]
 
 
 integer_pow_p.jvp = _integer_pow_jvp

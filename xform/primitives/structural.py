@@ -1,6 +1,8 @@
 """Structural primitives: broadcast, reshape, transpose, reverse, slice, pad, concatenate."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from xform.backends.lowering import BROADCAST
@@ -86,7 +88,7 @@ def reshape(x, new_shape):
 
 
 def _reshape_abstract_eval(x, *, new_shape):
-    if int(np.prod(new_shape, dtype=np.int64)) != x.size:
+    if math.prod(new_shape) != x.size:
         raise TypeError(f"cannot reshape {x} (size {x.size}) into shape {new_shape}")
     return [ShapedArray(new_shape, x.dtype)]
 

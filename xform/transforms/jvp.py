@@ -9,19 +9,13 @@ from xform.core import Interpreter, Tracer, Zero, _current, get_aval, new_interp
 class JVPTracer(Tracer):
     """A primal value paired with its tangent (a dual number)."""
 
-    __slots__ = ("primal", "tangent", "_aval")
+    __slots__ = ("primal", "tangent", "aval")
 
     def __init__(self, interp, primal, tangent):
         self.interp = interp
         self.primal = primal
         self.tangent = tangent
-        self._aval = None
-
-    @property
-    def aval(self):
-        if self._aval is None:
-            self._aval = get_aval(self.primal)
-        return self._aval
+        self.aval = get_aval(primal)  # a plain attribute: read many times per operation
 
     def concrete(self):
         p = self.primal
@@ -36,21 +30,25 @@ class JVPInterpreter(Interpreter):
         self.name = name
 
     def process(self, prim, args, params):
-        primals, tangents, own = [], [], False
+        primals, tangents, own, missing = [], [], False, False
         for a in args:
             if isinstance(a, JVPTracer) and a.interp is self:
                 own = True
                 primals.append(a.primal)
                 tangents.append(a.tangent)
             else:
-                primals.append(self.lift(a))
+                primals.append(self.lift(a) if isinstance(a, Tracer) else a)
                 tangents.append(None)
+                missing = True
         token = _current.set(self.parent)
         try:
             if not own:
                 return prim.bind(*primals, **params)
-            tangents = [Zero(get_aval(p)) if t is None else t for p, t in zip(primals, tangents)]
-            primals_out, tangents_out = prim.rule("jvp")(primals, tangents, **params)
+            if missing:
+                tangents = [Zero(get_aval(p)) if t is None else t
+                            for p, t in zip(primals, tangents)]
+            primals_out, tangents_out = (prim.jvp or prim.rule("jvp"))(primals, tangents,
+                                                                        **params)
         finally:
             _current.reset(token)
         return [p if isinstance(t, Zero) else JVPTracer(self, p, t)

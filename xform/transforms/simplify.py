@@ -8,12 +8,14 @@ from xform.core import IR, Eqn, Literal, Var
 
 def dce(ir: IR) -> IR:
     """Drop equations whose outputs nothing uses (all primitives are pure)."""
-    live = {a for a in ir.outs if isinstance(a, Var)}
+    live = set(ir.outs)  # literals among these and the inputs below are harmless
     kept = []
     for eqn in reversed(ir.eqns):
-        if any(v in live for v in eqn.outputs):
-            kept.append(eqn)
-            live.update(a for a in eqn.inputs if isinstance(a, Var))
+        for v in eqn.outputs:
+            if v in live:
+                kept.append(eqn)
+                live.update(eqn.inputs)
+                break
     kept.reverse()
     return IR(ir.in_vars, kept, ir.outs)
 

@@ -7,7 +7,7 @@ backward pass reuses them instead of recomputing them.
 """
 from __future__ import annotations
 
-from xform.core import (IR, Literal, ShapedArray, TraceInterpreter, UndefinedPrimal, Var, Zero,
+from xform.core import (IR, Literal, TraceInterpreter, UndefinedPrimal, Var, Zero,
                         get_aval, is_float_dtype, new_interpreter)
 from xform.primitives.elementwise import add
 from xform.transforms.jvp import JVPInterpreter, JVPTracer, unpack, zeros_like_aval
@@ -24,8 +24,7 @@ def linearize_flat(fun, primals: list, n_aux: int = 0, name: str = "linearize",
     if active is None:
         active = [is_float_dtype(get_aval(p).dtype) for p in primals]
     with new_interpreter(TraceInterpreter, name) as lin:
-        t_in = [lin.new_arg(ShapedArray(get_aval(p).shape, get_aval(p).dtype))
-                for p, a in zip(primals, active) if a]
+        t_in = [lin.new_arg(get_aval(p)) for p, a in zip(primals, active) if a]
         with new_interpreter(JVPInterpreter, name) as jvp:
             it = iter(t_in)
             outs = fun(*[JVPTracer(jvp, p, next(it)) if a else p
@@ -52,16 +51,21 @@ def backward_pass(ir: IR, consts: list, cts_out: list) -> list:
     for v, ct in zip(ir.outs, cts_out):
         accumulate(v, ct)
     for eqn in reversed(ir.eqns):
-        cts = [ct_env.pop(v, None) for v in eqn.outputs]
-        if all(ct is None for ct in cts):
-            continue
-        cts = [Zero(v.aval) if ct is None else ct for v, ct in zip(eqn.outputs, cts)]
+        if len(eqn.outputs) == 1:  # the common case, without building lists to inspect
+            ct = ct_env.pop(eqn.outputs[0], None)
+            if ct is None:
+                continue
+            cts = [ct]
+        else:
+            cts = [ct_env.pop(v, None) for v in eqn.outputs]
+            if all(ct is None for ct in cts):
+                continue
+            cts = [Zero(v.aval) if ct is None else ct for v, ct in zip(eqn.outputs, cts)]
         invals = [a.val if isinstance(a, Literal) else
                   known[a] if a in known else UndefinedPrimal(a.aval) for a in eqn.inputs]
-        cts_in = eqn.prim.rule("transpose")(cts, *invals, **eqn.params)
+        cts_in = (eqn.prim.transpose or eqn.prim.rule("transpose"))(cts, *invals, **eqn.params)
         for a, ct in zip(eqn.inputs, cts_in):
-            if isinstance(a, Var) and a not in known:
-                accumulate(a, ct)
+            accumulate(a, ct)
     lin_in = ir.in_vars[len(consts):]
     return [ct_env.get(v, Zero(v.aval)) for v in lin_in]
 
