@@ -716,3 +716,14 @@ def test_results_support_at_and_python_scalars():
     y = xnp.reshape(np.arange(4.0), (2, 2)).at[0, 1].set(9.0)
     np.testing.assert_array_equal(y, [[0.0, 9.0], [2.0, 3.0]])
     assert isinstance(xnp.zeros(2), xnp.ndarray) and isinstance(xnp.eye(2), xnp.ndarray)
+
+
+def test_logsumexp_derivatives_are_softmax_even_at_ties():
+    """Tied maxima and -inf entries give the exact softmax gradient and Hessian
+    diag(s) - s s^T (the max shift is held constant under differentiation)."""
+    x = np.array([1.0, 3.0, 3.0, -2.0])
+    s = np.exp(x - 3.0) / np.exp(x - 3.0).sum()
+    np.testing.assert_allclose(xf.grad(xsp.logsumexp)(x), s, rtol=1e-14)
+    np.testing.assert_allclose(xf.hessian(xsp.logsumexp)(x), np.diag(s) - np.outer(s, s),
+                               atol=1e-15)
+    np.testing.assert_allclose(xf.grad(xsp.logsumexp)(np.array([-np.inf, 0.0])), [0.0, 1.0])

@@ -130,6 +130,8 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     # Rows whose maximum is infinite (all -inf, or some +inf) are shifted by 0 instead.
     m = xnp.max(a, axis, keepdims=True)
     m = xnp.where(xnp.isfinite(m), m, np.zeros((), dt))
+    if is_traced(m):  # any constant shift gives the same value and derivatives: skip the max's
+        m = ew.stop_gradient_p.bind1(m)
     e = xnp.exp(a - m)
     if b is not None:
         e = e * b
