@@ -3,27 +3,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import ConcretizationError, Interpreter, ShapedArray, Tracer, new_interpreter, \
-    using
+from xform.core import ConcretizationError, Interpreter, ShapedArray, Tracer, get_aval, \
+    new_interpreter, using
 from xform.primitives.structural import broadcast_in_dim, moveaxis
 
 
 class BatchTracer(Tracer):
     """A batch of values stacked along dimension `bdim` of `val`."""
 
-    __slots__ = ("val", "bdim")
+    __slots__ = ("val", "bdim", "aval")
 
     def __init__(self, interp, val, bdim: int):
         self.interp = interp
         self.val = val
         self.bdim = bdim
-
-    @property
-    def aval(self):
-        shape = list(np.shape(self.val))
-        del shape[self.bdim]
-        return ShapedArray(shape, self.val.dtype if hasattr(self.val, "dtype")
-                           else np.asarray(self.val).dtype)
+        val_aval = get_aval(val)  # the aval of one example: read many times per operation
+        shape = list(val_aval.shape)
+        del shape[bdim]
+        self.aval = ShapedArray(tuple(shape), val_aval.dtype)
 
     def concrete(self):
         raise ConcretizationError(
