@@ -383,16 +383,20 @@ def _strided(a, layout, rng):
 
 @given(st.sampled_from([np.float32, np.float64]), st.integers(0, 6), st.integers(0, 6),
        st.integers(0, 6), st.sampled_from(["C", "F", "view"]), st.sampled_from(["C", "F", "view"]),
-       st.integers(0, 2**16))
-def test_gemm_agrees_with_numpy_for_any_layout(dtype, m, k, n, layout_a, layout_b, seed):
+       st.booleans(), st.booleans(), st.integers(0, 2**16))
+def test_gemm_agrees_with_numpy_for_any_layout(dtype, m, k, n, layout_a, layout_b,
+                                               transpose_a, transpose_b, seed):
     from xform.backends.blas import gemm
     rng = np.random.default_rng(seed)
-    a = _strided(rng.standard_normal((m, k)).astype(dtype), layout_a, rng)
-    b = _strided(rng.standard_normal((k, n)).astype(dtype), layout_b, rng)
+    a = _strided(rng.standard_normal((k, m) if transpose_a else (m, k)).astype(dtype),
+                 layout_a, rng)
+    b = _strided(rng.standard_normal((n, k) if transpose_b else (k, n)).astype(dtype),
+                 layout_b, rng)
     out = np.full((m, n), np.nan, dtype)
-    gemm(a, b, out)
+    gemm(a, b, out, transpose_a, transpose_b)
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(out, a @ b, rtol=tol, atol=tol)
+    np.testing.assert_allclose(out, (a.T if transpose_a else a) @ (b.T if transpose_b else b),
+                               rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("shapes", [((5,), (5, 3)), ((4, 5), (5,)), ((5,), (5,)),
@@ -409,3 +413,13 @@ def test_matrix_and_vector_products_lower_to_gemm(shapes, dtype):
     for g, w in zip(got, want):
         assert g.dtype == dtype and g.shape == w.shape
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+def test_gemm_fallback_through_numba_dot():
+    """The product used when numpy's own CBLAS is not found agrees too."""
+    from xform.backends.blas import _gemm_numba
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((5, 4))
+    out = np.empty((3, 5))
+    _gemm_numba(a, b, out, True, True)
+    np.testing.assert_allclose(out, a.T @ b.T, rtol=1e-12)

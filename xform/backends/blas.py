@@ -54,29 +54,32 @@ _dgemm = types.ExternalFunction("xform_cblas_dgemm64", _gemm_signature(types.flo
 
 
 @_jit
-def _operand(x):
-    """x, or a contiguous copy, with its CBLAS transpose flag and leading dimension."""
+def _operand(x, transpose):
+    """x, or a contiguous copy, with the CBLAS transpose flag and leading dimension that make
+    it mean x (or x.T, if `transpose`) in a row-major GEMM."""
     rows, cols = x.shape
     s0, s1 = x.strides[0] // x.itemsize, x.strides[1] // x.itemsize
     ld = s0 if rows > 1 else cols
-    if (s1 == 1 or cols == 1) and ld >= max(1, cols):
-        return x, _NO_TRANS, ld
+    if (s1 == 1 or cols == 1) and ld >= max(1, cols):  # rows are contiguous
+        return x, _TRANS if transpose else _NO_TRANS, ld
     ld = s1 if cols > 1 else rows
-    if (s0 == 1 or rows == 1) and ld >= max(1, rows):
-        return x, _TRANS, ld
+    if (s0 == 1 or rows == 1) and ld >= max(1, rows):  # columns are contiguous
+        return x, _NO_TRANS if transpose else _TRANS, ld
     copy = np.empty((rows, cols), x.dtype)  # loops: cheaper for Numba to compile than copy()
     for i in range(rows):
         for j in range(cols):
             copy[i, j] = x[i, j]
-    return copy, _NO_TRANS, max(1, cols)
+    return copy, _TRANS if transpose else _NO_TRANS, max(1, cols)
 
 
+# Transposes are flags rather than `.T` views so that one compiled specialisation (usually of
+# C-contiguous arrays) serves every product of a program.
 @_jit
-def _gemm_numpy(a, b, out):
-    """out = a @ b for 2-D float32 or float64 arrays of any strides, out C-contiguous;
-    returns out."""
-    m, k = a.shape
-    n = b.shape[1]
+def _gemm_numpy(a, b, out, transpose_a, transpose_b):
+    """out = op(a) @ op(b), op(x) being x.T where asked, for 2-D float32 or float64 arrays of
+    any strides and a C-contiguous `out`; returns out."""
+    m, k = (a.shape[1], a.shape[0]) if transpose_a else (a.shape[0], a.shape[1])
+    n = b.shape[0] if transpose_b else b.shape[1]
     if m == 0 or n == 0:
         return out
     if out.strides[1] != out.itemsize or out.strides[0] != n * out.itemsize:
@@ -86,21 +89,22 @@ def _gemm_numpy(a, b, out):
             for j in range(n):
                 out[i, j] = 0
         return out
-    a, trans_a, lda = _operand(a)
-    b, trans_b, ldb = _operand(b)
+    a, flag_a, lda = _operand(a, transpose_a)
+    b, flag_b, ldb = _operand(b, transpose_b)
     if out.itemsize == 4:
-        _sgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, np.float32(1), a.ctypes, lda,
+        _sgemm(_ROW_MAJOR, flag_a, flag_b, m, n, k, np.float32(1), a.ctypes, lda,
                b.ctypes, ldb, np.float32(0), out.ctypes, n)
     else:
-        _dgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, a.ctypes, lda, b.ctypes,
+        _dgemm(_ROW_MAJOR, flag_a, flag_b, m, n, k, 1.0, a.ctypes, lda, b.ctypes,
                ldb, 0.0, out.ctypes, n)
     return out
 
 
 @_jit
-def _gemm_numba(a, b, out):
-    """out = a @ b for 2-D float32 or float64 arrays, C- or F-ordered; returns out."""
-    np.dot(a, b, out)
+def _gemm_numba(a, b, out, transpose_a, transpose_b):
+    """As _gemm_numpy, through Numba's np.dot (scipy's BLAS) on contiguous copies."""
+    np.dot(np.ascontiguousarray(a.T) if transpose_a else np.ascontiguousarray(a),
+           np.ascontiguousarray(b.T) if transpose_b else np.ascontiguousarray(b), out)
     return out
 
 

@@ -700,17 +700,18 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
     (x, y), (o,) = ins, outs
     blas = x.aval.dtype in (np.float32, np.float64)
     if blas and not lb and len(lc) == 1 and x.aval.ndim <= 2 and y.aval.ndim <= 2:
-        # A matrix or vector product: one GEMM call on (possibly transposed) views, with
-        # vectors as one-row or one-column matrices.
+        # A matrix or vector product: one GEMM call, vectors as one-row or one-column
+        # matrices.
         k = x.aval.shape[lc[0]]
-        a = f"{x.expr}.T" if x.aval.ndim == 2 and lc[0] == 0 else x.expr
-        b = f"{y.expr}.T" if y.aval.ndim == 2 and rc[0] == 1 else y.expr
+        a, b = x.expr, y.expr
+        transpose = [x.aval.ndim == 2 and lc[0] == 0, y.aval.ndim == 2 and rc[0] == 1]
         m, n = x.aval.size // k, y.aval.size // k
         if x.aval.ndim == 1:
             a = f"np.ascontiguousarray({a}).reshape((1, {k}))"
         if y.aval.ndim == 1:
             b = f"np.ascontiguousarray({b}).reshape(({k}, 1))"
-        product = f"{em.kernel('gemm')}({a}, {b}, {em.alloc((m, n), o.aval.dtype)})"
+        product = (f"{em.kernel('gemm')}({a}, {b}, {em.alloc((m, n), o.aval.dtype)}, "
+                   f"{transpose[0]}, {transpose[1]})")
         if o.aval.shape == ():
             product += "[0, 0]"
         elif o.aval.shape != (m, n):
@@ -732,7 +733,7 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
     if blas:
         em.line(f"{o3} = {em.alloc((bsz, m, n), o.aval.dtype)}")
         em.line(f"for b in range({bsz}):")
-        em.line(f"    {em.kernel('gemm')}({a3}[b], {b3}[b], {o3}[b])")
+        em.line(f"    {em.kernel('gemm')}({a3}[b], {b3}[b], {o3}[b], False, False)")
     else:
         em.line(f"{o3} = {em.kernel('matmul_batched')}({a3}, {b3})")
     if o.aval.shape == ():
