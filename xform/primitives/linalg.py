@@ -710,8 +710,9 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
             a = f"np.ascontiguousarray({a}).reshape((1, {k}))"
         if y.aval.ndim == 1:
             b = f"np.ascontiguousarray({b}).reshape(({k}, 1))"
+        # np.bool_(...) is typed bool, not a literal: one compiled gemm serves every flag.
         product = (f"{em.kernel('gemm')}({a}, {b}, {em.alloc((m, n), o.aval.dtype)}, "
-                   f"{transpose[0]}, {transpose[1]})")
+                   f"np.bool_({transpose[0]}), np.bool_({transpose[1]}))")
         if o.aval.shape == ():
             product += "[0, 0]"
         elif o.aval.shape != (m, n):
@@ -733,7 +734,8 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
     if blas:
         em.line(f"{o3} = {em.alloc((bsz, m, n), o.aval.dtype)}")
         em.line(f"for b in range({bsz}):")
-        em.line(f"    {em.kernel('gemm')}({a3}[b], {b3}[b], {o3}[b], False, False)")
+        em.line(f"    {em.kernel('gemm')}({a3}[b], {b3}[b], {o3}[b], np.bool_(False), "
+                "np.bool_(False))")
     else:
         em.line(f"{o3} = {em.kernel('matmul_batched')}({a3}, {b3})")
     if o.aval.shape == ():
