@@ -19,6 +19,9 @@ from numba.extending import intrinsic
 from xform.backends import cache_dir
 
 _jit = numba.njit(cache=cache_dir() is not None, error_model="numpy", nogil=True)
+# Internal steps are inlined into the functions above them by Numba itself: fewer functions
+# to compile (each costs Numba a fixed overhead) on a cold cache.
+_helper = numba.njit(inline="always")
 
 
 _INT_OF = {types.float64: types.int64, types.float32: types.int32}
@@ -61,7 +64,7 @@ _LN2_LO = 1.90821492927058770002e-10
 _TINY = 2.0 ** -28  # below this, tanh(x), sin(x) and expm1(x) round to x
 
 
-@_jit
+@_helper
 def _reduce_ln2(x):
     """x = n ln2 + r with |r| <= ln2/2: returns n (as int64) and r."""
     x = min(max(x, -746.0), 710.0)  # exp underflows to 0 and overflows to inf past these
@@ -70,7 +73,7 @@ def _reduce_ln2(x):
     return _bits(shifted) - _ROUND_BITS, (x - n * _LN2_HI) - n * _LN2_LO
 
 
-@_jit
+@_helper
 def _expm1_poly(r):
     """expm1(r) = r + r**2 * p for |r| <= ln 2: returns p and s, where p = 1/2 + r * s."""
     c = _EXPM1_C
@@ -80,7 +83,7 @@ def _expm1_poly(r):
     return c[0] + r * s, s
 
 
-@_jit
+@_helper
 def _pow2(n):
     """2.0**n for -1022 <= n <= 1023, built from its exponent bits."""
     return _from_bits((n + 1023) << 52)
@@ -183,7 +186,7 @@ _SIN_C = _reciprocal_factorials(3, 17, 2)  # -1/3!, 1/5!, ..., 1/17!
 _COS_C = _reciprocal_factorials(2, 18, 2)  # -1/2!, 1/4!, ..., 1/18!
 
 
-@_jit
+@_helper
 def _sin_cos_reduced(x, quarter_turns):
     """sin(x + quarter_turns * pi/2) for |x| < _REDUCIBLE: reduce by multiples of pi/2 and pick
     the sine or cosine polynomial by quadrant. sin_f64 and cos_f64 of one value share this work once
@@ -260,14 +263,14 @@ _EXPM1_C_F = tuple(_F(c) for c in _reciprocal_factorials(2, 9))  # for |r| <= ln
 _TINY_F = _F(2.0 ** -13)  # below this, tanh(x) rounds to x in float32
 
 
-@_jit
+@_helper
 def _reduce_ln2_f32(x):
     shifted = x * _LOG2E_F + _ROUND_F
     n = shifted - _ROUND_F
     return _bits(shifted) - _ROUND_BITS_F, (x - n * _LN2_HI_F) - n * _LN2_LO_F
 
 
-@_jit
+@_helper
 def _expm1_poly_f32(r):
     c = _EXPM1_C_F
     s = c[7]
@@ -276,7 +279,7 @@ def _expm1_poly_f32(r):
     return c[0] + r * s, s
 
 
-@_jit
+@_helper
 def _pow2_f32(n):
     return _from_bits(np.int32((n + 127) << 23))
 
