@@ -159,11 +159,11 @@ class IR:
 # ----------------------------------------------------------------------------- primitives
 
 class Primitive:
-    """A named operation plus its table of rules; every rule lives beside the primitive's definition.
+    """A named operation plus its table of rules; every rule lives beside its definition.
 
     Rules: `impl(*arrays, **params) -> list`, `abstract_eval(*avals, **params) -> list`,
     `jvp(primals, tangents, **params) -> (primals_out, tangents_out)`,
-    `transpose(cts_out, *inputs, **params) -> cts_in` (inputs that are linear are `UndefinedPrimal`),
+    `transpose(cts_out, *inputs, **params) -> cts_in` (linear inputs are `UndefinedPrimal`),
     `vmap(args, bdims, **params) -> (outs, out_bdims)`, `numba` (lowering).
     """
 

@@ -3,8 +3,10 @@
 Elementwise chains, the broadcasts feeding them and the reductions consuming them become single
 loop nests with no intermediate arrays; everything else is a whole-array statement emitted by the
 primitive's own `numba` rule (matrix products and decompositions call shared, disk-cached
-kernels over BLAS/LAPACK). Each equation appears as a comment above its code. The source is written to a content-addressed file in the cache
-directory so that Numba's on-disk cache lets a second process skip compilation.
+kernels over BLAS/LAPACK; exp, tanh, sin and friends call the vectorisable ones of vecmath).
+Each equation appears as a comment above its code. The source is written to a
+content-addressed file in the cache directory so that Numba's on-disk cache lets a second
+process skip compilation.
 """
 from __future__ import annotations
 

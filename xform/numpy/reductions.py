@@ -137,7 +137,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     n = _count(shape, _axes(axis, len(shape)))
     centered = cast(a, dt) - mean(a, axis, dt, keepdims=True)
     # numpy divides by max(n - ddof, 0): a non-positive count gives inf or nan, not an error.
-    return sum(centered * centered, axis, keepdims=keepdims) / np.asarray(builtins.max(n - ddof, 0), dt)
+    count = np.asarray(builtins.max(n - ddof, 0), dt)
+    return sum(centered * centered, axis, keepdims=keepdims) / count
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
