@@ -82,14 +82,15 @@ def test_special_values(name, dtype):
     assert not bad.any(), dict(zip(x[bad], err[bad]))
 
 
-@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
-                min_size=1, max_size=40))
-def test_any_float64(values):
-    x = np.array(values)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(data=st.data())
+def test_any_float(dtype, data):
+    width = 64 if dtype == np.float64 else 32
+    x = np.array(data.draw(st.lists(st.floats(width=width), min_size=1, max_size=40)), dtype)
     for name in sorted(REFERENCE):
         y = x[[bool(V.trig_reducible(v)) for v in x]] if name in ("sin", "cos") else x
-        err = ulps(elementwise(name, np.float64)(y), y, name, np.float64)
-        assert np.all(err <= 2), (name, y[err > 2])
+        err = ulps(elementwise(name, dtype)(y), y, name, dtype)
+        assert np.all(err <= MAX_ULPS[dtype]), (name, y[err > MAX_ULPS[dtype]])
 
 
 def test_trig_reducible_marks_large_arguments():
