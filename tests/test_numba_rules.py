@@ -400,7 +400,8 @@ def test_gemm_agrees_with_numpy_for_any_layout(dtype, m, k, n, layout_a, layout_
 
 
 @pytest.mark.parametrize("shapes", [((5,), (5, 3)), ((4, 5), (5,)), ((5,), (5,)),
-                                    ((4, 5), (5, 3))])
+                                    ((4, 5), (5, 3)), ((3, 0), (0, 4)), ((0,), (0,)),
+                                    ((0,), (0, 2)), ((2, 0), (0,)), ((0, 3), (3, 2))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matrix_and_vector_products_lower_to_gemm(shapes, dtype):
     rng = np.random.default_rng(0)

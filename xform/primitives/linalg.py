@@ -705,7 +705,8 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
         k = x.aval.shape[lc[0]]
         a, b = x.expr, y.expr
         transpose = [x.aval.ndim == 2 and lc[0] == 0, y.aval.ndim == 2 and rc[0] == 1]
-        m, n = x.aval.size // k, y.aval.size // k
+        m = x.aval.shape[1 - lc[0]] if x.aval.ndim == 2 else 1
+        n = y.aval.shape[1 - rc[0]] if y.aval.ndim == 2 else 1
         if x.aval.ndim == 1:
             a = f"np.ascontiguousarray({a}).reshape((1, {k}))"
         if y.aval.ndim == 1:
