@@ -153,6 +153,35 @@ def test_static_arguments(backend):
         xf.jit(f, static_argnums=1)(x, [1])
 
 
+def test_static_arguments_by_name_or_position():
+    """static_argnames covers the parameter passed positionally and static_argnums the
+    parameter passed by keyword (names and positions are one parameter, as in JAX)."""
+    traces = []
+
+    def f(x, n=1):
+        traces.append(n)
+        return x * n if n > 2 else x  # Python control flow: n must be static
+
+    for kw in [{"static_argnames": "n"}, {"static_argnums": 1}, {"static_argnums": (1,)}]:
+        g = xf.jit(f, backend="interpreter", **kw)
+        assert g(1.0, 3) == 3.0 and g(1.0, n=3) == 3.0 and g(1.0, n=1) == 1.0
+    # Equal but differently typed static values trace separately: 3 and 3.0 are not one key.
+    g = xf.jit(f, backend="interpreter", static_argnums=1)
+    traces.clear()
+    assert np.asarray(g(np.int64(2), 3)).dtype == np.int64
+    assert np.asarray(g(np.int64(2), 3.0)).dtype == np.float64
+    assert traces == [3, 3.0]
+
+
+def test_jit_as_a_decorator_factory():
+    @xf.jit(static_argnums=(1,), backend="interpreter")
+    def power(x, k):
+        return x ** k if k > 0 else 1.0 / x
+
+    assert power(2.0, 3) == 8.0 and power(2.0, -1) == 0.5
+    assert xf.grad(power)(2.0, 3) == 12.0
+
+
 def test_float32_stays_float32_under_jit():
     f = xf.jit(xf.value_and_grad(lambda w, x: xnp.mean(xnp.tanh(x @ w) ** 2)))
     w, x = np.ones(3, np.float32), np.ones((4, 3), np.float32)

@@ -84,6 +84,9 @@ class Case:
     # Static keyword variants, each checked on every example; those numpy rejects for the
     # drawn shape (e.g. an axis beyond its rank) are skipped.
     variants: tuple = ({},)
+    # Whether `fn` hands its arguments straight to an xform.numpy function (so nested lists
+    # may stand for them), rather than calling methods on them.
+    direct: bool = False
 
 
 def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4):
@@ -112,11 +115,12 @@ def same(name, args=None, cid=None, shp=None, dtypes=FLOATS, rtol=None, variants
     """A case whose numpy reference is the numpy function of the same name."""
     return Case(cid or f"{name}{kw or ''}", lambda *a, **v: getattr(xnp, name)(*a, **kw, **v),
                 lambda *a, **v: getattr(np, name)(*a, **kw, **v), args or one(),
-                shapes() if shp is None else shp, dtypes, rtol, variants or ({},))
+                shapes() if shp is None else shp, dtypes, rtol, variants or ({},), True)
 
 
 def pair(cid, fn, ref, args=None, shp=None, dtypes=FLOATS, rtol=None):
-    return Case(cid, fn, ref, args or one(), shapes() if shp is None else shp, dtypes, rtol)
+    return Case(cid, fn, ref, args or one(), shapes() if shp is None else shp, dtypes, rtol,
+                direct=getattr(fn, "accepts_nested_tracers", False))
 
 
 UNARY = {

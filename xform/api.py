@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Callable
 
 import numpy as np
@@ -222,15 +223,17 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
         p_out, backward = vjp_flat(flat, flat.leaves, flat.n_aux, "grad")
         n = len(p_out) - flat.n_aux
         out_aval = get_aval(p_out[0]) if n else None
-        if n != 1 or out_aval.shape != ():
+        if n != 1 or out_aval.size != 1:
             shapes = [get_aval(o).shape for o in p_out[:n]]
             raise TypeError(
-                f"grad needs a function with a single scalar output, but it returned outputs "
-                f"of shapes {shapes}. Use xf.jacrev or xf.vjp for non-scalar outputs, or reduce "
-                "the output (e.g. with .sum()).")
+                f"grad needs a function with a single scalar output (or one of size 1), but "
+                f"it returned outputs of shapes {shapes}. Use xf.jacrev or xf.vjp for "
+                "non-scalar outputs, or reduce the output (e.g. with .sum()).")
         if not _is_floating(out_aval.dtype):
             raise TypeError(f"grad needs a floating-point output, got {out_aval.dtype}")
-        seed = np.array(1, out_aval.dtype)  # np.ones((), dtype), at a third of the cost
+        # np.ones(shape, dtype), at a third of the cost for the usual 0-d output
+        seed = np.array(1, out_aval.dtype) if out_aval.shape == () else \
+            np.ones(out_aval.shape, out_aval.dtype)
         cts = _zeros_to_arrays(backward([seed]), flat.leaves)
         grads = tree.unflatten(flat.in_tree, cts)
         out, aux = flat.split(p_out)
@@ -376,7 +379,7 @@ def jacrev(fun: Callable, argnums=0):
         dtype = np.result_type(*[get_aval(o).dtype for o in p_out])
         basis = np.eye(m, dtype=dtype)
         offsets = np.cumsum([0, *sizes])
-        cts = [basis[a:b].reshape((m, *get_aval(o).shape)).astype(get_aval(o).dtype)
+        cts = [basis[:, a:b].reshape((m, *get_aval(o).shape)).astype(get_aval(o).dtype)
                for o, a, b in zip(p_out, offsets[:-1], offsets[1:])]
 
         def pull(*c):
@@ -441,23 +444,46 @@ def _runner(run, out_tree):
     return lambda args: tree.unflatten(out_tree, run(args))
 
 
-def jit(fun: Callable, static_argnums=(), static_argnames=(), backend: str | None = None):
+def _static_positions_and_names(fun, static_argnums, static_argnames):
+    """Static argument positions and names, each completed from the other through `fun`'s
+    signature (as JAX does), so that a static argument is static however it is passed."""
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):  # builtins and some callables have no signature
+        return nums, names
+    positional = [p.name for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    by_name = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    more_nums = tuple(positional.index(n) for n in names
+                      if n in positional and n in by_name and positional.index(n) not in nums)
+    more_names = tuple(positional[i] for i in nums if 0 <= i < len(positional)
+                       and positional[i] in by_name and positional[i] not in names)
+    return nums + more_nums, names + more_names
+
+
+def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
+        backend: str | None = None):
     """Compile `fun` once per signature (pytree structure, shapes, dtypes, static arguments).
 
     Under another transformation the jitted function is one `call` equation whose IR that
     transformation rewrites, so `grad(jit(f))` and `vmap(jit(f))` run compiled code too.
+    Without `fun`, returns a decorator: `@xf.jit(static_argnums=(1,))`.
 
     >>> import xform as xf, xform.numpy as xnp
     >>> f = xf.jit(lambda x: xnp.sin(x) ** 2)
     >>> float(f(0.5)) == float(xnp.sin(0.5) ** 2)
     True
     """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, backend=backend)
     backend = backend or "numba"
     if backend not in BACKENDS:
         raise ValueError(f"jit backend must be one of {BACKENDS}, got {backend!r}")
-    static_nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-    static_names = ((static_argnames,) if isinstance(static_argnames, str)
-                    else tuple(static_argnames))
+    static_nums, static_names = _static_positions_and_names(fun, static_argnums,
+                                                            static_argnames)
     name = getattr(fun, "__name__", "fun")
     if name == "<lambda>":
         name = "lambda"
@@ -465,8 +491,10 @@ def jit(fun: Callable, static_argnums=(), static_argnames=(), backend: str | Non
 
     def split_static(args, kwargs):
         nums = {i % len(args) for i in static_nums if -len(args) <= i < len(args)}
-        static = tuple((i, args[i]) for i in sorted(nums))
-        static += tuple(sorted((k, v) for k, v in kwargs.items() if k in static_names))
+        # Typed, so that 1, 1.0 and True (equal, with equal hashes) trace separately.
+        static = tuple((i, type(args[i]), args[i]) for i in sorted(nums))
+        static += tuple((k, type(v), v) for k, v in sorted(kwargs.items())
+                        if k in static_names)
         try:
             hash(static)
         except TypeError:

@@ -246,6 +246,10 @@ class ConcretizationError(TypeError):
     """Python needed a concrete value (for `if`, `bool`, `int`, ...) but had an abstract one."""
 
 
+class TracerConversionError(TypeError):
+    """A traced value was converted to a plain number or numpy array, losing what is traced."""
+
+
 _root = EvalInterpreter(None)
 _current: contextvars.ContextVar[Interpreter] = contextvars.ContextVar("xform_interp",
                                                                         default=_root)
@@ -346,22 +350,52 @@ class Tracer:
             "choices, or mark the argument static with static_argnums.")
 
     def __bool__(self):
-        return bool(self.concrete())
+        return bool(self.concrete())  # Python control flow on concrete values works
 
     def __int__(self):
-        return int(self.concrete())
+        return int(self.python_scalar("int"))
 
     def __float__(self):
-        return float(self.concrete())
+        return float(self.python_scalar("float"))
 
     def __complex__(self):
-        return complex(self.concrete())
+        return complex(self.python_scalar("complex"))
+
+    def item(self):
+        return self.python_scalar("item").item()
 
     def __index__(self):
-        return int(self.concrete())
+        try:
+            return int(self.concrete())
+        except ConcretizationError as e:
+            raise ConcretizationError(
+                f"{e} (To index a numpy array with a traced integer, index "
+                "xnp.asarray(array) instead: that is a gather, which every transformation "
+                "supports.)") from None
+
+    def python_scalar(self, what: str):
+        """What `float(x)`, `int(x)` ... would convert, had `x` a concrete value with no
+        derivative; a value being differentiated would silently lose its derivative."""
+        value = self.concrete()
+        raise TracerConversionError(
+            f"{what}() of a value being differentiated by `{self.interp.name}` ({self.aval}) "
+            "would return a constant and silently drop its derivative. Keep it an array "
+            "(xform.numpy functions take 0-d arrays), or convert xf.stop_gradient(x) if a "
+            f"constant is meant (its value here is {value!r}).")
 
     def __array__(self, dtype=None, copy=None):
-        return np.asarray(self.concrete(), dtype=dtype)
+        raise TracerConversionError(
+            f"a traced value ({self.aval} under `{self.interp.name}`) was handed to numpy "
+            "(np.asarray, np.array, a numpy function given a list holding it, or an index "
+            "into a numpy array), which would compute with a constant and silently drop its "
+            "derivative or batch. Use xform.numpy on traced values (`import xform.numpy as "
+            "xnp`: xnp.asarray, xnp.sum, ...; index xnp.asarray(array) with traced indices).")
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            f"traced arrays are immutable, so `x[idx] = value` cannot work on {self.aval} "
+            f"under `{self.interp.name}`; use the functional update `x = x.at[idx].set(value)` "
+            "(or .add, .multiply, .min, .max)")
 
     def __hash__(self):
         raise TypeError("traced values are not hashable; they cannot be dict keys or set items")

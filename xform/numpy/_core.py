@@ -7,16 +7,23 @@ import numpy as np
 
 from xform.core import Tracer
 from xform.primitives.elementwise import convert
-from xform.primitives.structural import broadcast_in_dim
+from xform.primitives.structural import broadcast_in_dim, concatenate, reshape
 
 
 class Array(np.ndarray):
-    """A numpy array that also offers JAX's functional updates, `x.at[idx].set(v)` etc."""
+    """A numpy array that also offers JAX's functional updates, `x.at[idx].set(v)` etc., and
+    accepts traced indices (a gather from a constant)."""
 
     @property
     def at(self):
         from xform.numpy.indexing import IndexUpdateHelper
         return IndexUpdateHelper(self)
+
+    def __getitem__(self, idx):
+        if holds_tracer(idx):
+            from xform.numpy.indexing import getitem
+            return getitem(self.view(np.ndarray), idx)
+        return super().__getitem__(idx)
 
 
 def wrap(x):
@@ -33,6 +40,52 @@ def is_traced(*args) -> bool:
     return False
 
 
+def holds_tracer(obj) -> bool:
+    """Whether `obj` is a traced value or a (nested) list or tuple holding one."""
+    if isinstance(obj, Tracer):
+        return True
+    return isinstance(obj, (list, tuple)) and any(holds_tracer(o) for o in obj)
+
+
+def stack_nested(obj):
+    """`obj` as one array the way `numpy.asarray` builds it from nested lists and tuples, but
+    traced wherever an element is traced (numpy would silently read a constant out of it)."""
+    if isinstance(obj, Tracer):
+        return obj
+    if not isinstance(obj, (list, tuple)) or not holds_tracer(obj):
+        return np.asarray(obj)
+    items = [stack_nested(o) for o in obj]
+    shapes = [shape_of(i) for i in items]
+    if any(s != shapes[0] for s in shapes):
+        raise ValueError("setting an array element with a sequence: the nested sequence is "
+                         "ragged (its elements have shapes " + ", ".join(map(str, shapes))
+                         + "); every element at one level needs the same shape")
+    dt = np.result_type(*[dtype_of(i) for i in items])
+    return concatenate([reshape(cast(i, dt), (1, *shapes[0])) for i in items], 0)
+
+
+def _nested(a) -> bool:
+    return type(a) in (list, tuple) and holds_tracer(a)
+
+
+def lists_as_arrays(fn):
+    """Let `fn` take nested lists or tuples holding traced values wherever it takes an array,
+    as the one traced array `asarray` makes of them (as autograd and JAX do)."""
+    @functools.wraps(fn)
+    def accepting_lists(*args, **kwargs):
+        for a in args:  # a loop, not any(): this runs for every xform.numpy call
+            if type(a) in (list, tuple) and holds_tracer(a):
+                break
+        else:
+            if not kwargs or not any(map(_nested, kwargs.values())):
+                return fn(*args, **kwargs)
+        args = [stack_nested(a) if _nested(a) else a for a in args]
+        kwargs = {k: stack_nested(v) if _nested(v) else v for k, v in kwargs.items()}
+        return fn(*args, **kwargs)
+    accepting_lists.accepts_nested_tracers = True
+    return accepting_lists
+
+
 def shape_of(x) -> tuple[int, ...]:
     if isinstance(x, Tracer):
         return x.aval.shape
@@ -40,7 +93,9 @@ def shape_of(x) -> tuple[int, ...]:
 
 
 def dtype_of(x) -> np.dtype:
-    return x.aval.dtype if isinstance(x, Tracer) else np.result_type(x)
+    if isinstance(x, Tracer):
+        return x.aval.dtype
+    return np.asarray(x).dtype if isinstance(x, (list, tuple)) else np.result_type(x)
 
 
 _WEAK_TYPES = frozenset((bool, int, float, complex))
@@ -54,7 +109,7 @@ def _dtype_key(x):
         return type(x)
     if isinstance(x, (np.ndarray, np.generic)):
         return x.dtype
-    return np.result_type(x)
+    return dtype_of(x)
 
 
 def result_dtype(*args) -> np.dtype:
@@ -159,6 +214,8 @@ class _Unsupported:
         raise NotImplementedError(
             f"xform.numpy.{self.__name__} is not supported; see the list of supported functions "
             "in the API documentation, or write it in terms of supported ones")
+
+    __getitem__ = __call__  # index helpers such as r_ and c_
 
     def __getattr__(self, attr):
         if attr.startswith("_"):

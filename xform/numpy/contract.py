@@ -8,6 +8,7 @@ from xform.numpy._core import (
     cast,
     dtype_of,
     is_traced,
+    lists_as_arrays,
     normalize_axis,
     shape_of,
     wrap,
@@ -44,6 +45,7 @@ def _not_aligned(name, sa, sb, da, db):
                       f"{sb[db]} (dim {db})")
 
 
+@lists_as_arrays
 def dot(a, b, out=None):
     """Dot product with numpy's rules for every rank, as `numpy.dot`.
 
@@ -65,6 +67,7 @@ def dot(a, b, out=None):
     return dot_general(a, b, ((da,), (db,)))
 
 
+@lists_as_arrays
 def matmul(x1, x2):
     """Matrix product with broadcast batch dimensions and 1-D promotion, as `numpy.matmul`.
 
@@ -110,6 +113,7 @@ def matmul(x1, x2):
     return st.reshape(out, tuple(n for i, n in enumerate(shp) if i not in drop))
 
 
+@lists_as_arrays
 def vdot(a, b):
     """Dot product of the flattened arrays, as `numpy.vdot` (real arrays).
 
@@ -126,6 +130,7 @@ def vdot(a, b):
     return dot_general(st.reshape(a, (na,)), st.reshape(b, (nb,)), ((0,), (0,)))
 
 
+@lists_as_arrays
 def inner(a, b):
     """Sum product over the last axes, as `numpy.inner`.
 
@@ -144,6 +149,7 @@ def inner(a, b):
     return dot_general(a, b, ((len(sa) - 1,), (len(sb) - 1,)))
 
 
+@lists_as_arrays
 def outer(a, b, out=None):
     """Outer product of the flattened arrays, as `numpy.outer`.
 
@@ -159,6 +165,7 @@ def outer(a, b, out=None):
     return multiply(reshape(ravel(a), (-1, 1)), ravel(b))
 
 
+@lists_as_arrays
 def tensordot(a, b, axes=2):
     """Sum products over the given axes (`axes` an int N or a pair of axis lists), as
     `numpy.tensordot`.
@@ -268,6 +275,7 @@ def _sum_unneeded(x, lab, needed):
     return reduce_sum(x, axes), [c for c in lab if c in needed]
 
 
+@lists_as_arrays
 def einsum(subscripts, *operands, out=None, optimize=False):
     """Einstein summation, as `numpy.einsum`: implicit or explicit output, '...', repeated
     labels (diagonals, traces); several operands are contracted pairwise, left to right.
@@ -326,6 +334,7 @@ def _diag_last2(x, offset):
     return st.slice_(flat, (*zeros, start), (*lead, limit), (*(1,) * len(lead), m + 1))
 
 
+@lists_as_arrays
 def diagonal(a, offset=0, axis1=0, axis2=1):
     """The `offset` diagonal of the `axis1`/`axis2` planes, as a last axis (as numpy).
 
@@ -345,6 +354,7 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     return _diag_last2(st.transpose(a, (*rest, i, j)), int(offset))
 
 
+@lists_as_arrays
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     """Sum along a diagonal, as `numpy.trace`.
 
@@ -359,6 +369,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return sum_(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 
+@lists_as_arrays
 def diag(v, k=0):
     """The `k`-th diagonal of a 2-D array, or a 2-D array with 1-D `v` on it, as numpy.
 
@@ -393,6 +404,7 @@ def _masked(m, k, lower):
     return where(mask, m, np.zeros((), dtype_of(m)))
 
 
+@lists_as_arrays
 def tril(m, k=0):
     """Zero the elements above the `k`-th diagonal of the last two axes, as `numpy.tril`.
 
@@ -404,6 +416,7 @@ def tril(m, k=0):
     return _masked(m, k, lower=True)
 
 
+@lists_as_arrays
 def triu(m, k=0):
     """Zero the elements below the `k`-th diagonal of the last two axes, as `numpy.triu`.
 
@@ -415,6 +428,7 @@ def triu(m, k=0):
     return _masked(m, k, lower=False)
 
 
+@lists_as_arrays
 def kron(a, b):
     """Kronecker product, as `numpy.kron`.
 

@@ -8,9 +8,12 @@ from xform.numpy._core import (
     broadcast_to_shape,
     cast,
     dtype_of,
+    holds_tracer,
     is_traced,
+    lists_as_arrays,
     result_dtype,
     shape_of,
+    stack_nested,
     wrap,
 )
 
@@ -35,28 +38,8 @@ __all__ = [
 ]
 
 
-def _holds_tracer(obj) -> bool:
-    if isinstance(obj, Tracer):
-        return True
-    return isinstance(obj, (list, tuple)) and any(_holds_tracer(o) for o in obj)
-
-
-def _stack_nested(obj):
-    """A nested list/tuple holding traced values as one traced array (numpy's dtype rules)."""
-    from xform.numpy.shape import stack
-    if isinstance(obj, Tracer):
-        return obj
-    if not isinstance(obj, (list, tuple)):
-        return np.asarray(obj)
-    if not obj:
-        return np.asarray(obj, dtype=np.float64)
-    items = [_stack_nested(o) for o in obj]
-    dt = np.result_type(*[dtype_of(i) for i in items])
-    return stack([cast(i, dt) for i in items])
-
-
 def _from_traced(obj, dtype, ndmin):
-    x = _stack_nested(obj)
+    x = stack_nested(obj)
     if dtype is not None:
         x = cast(x, dtype)
     shp = shape_of(x)
@@ -73,7 +56,7 @@ def array(object, dtype=None, *, copy=True, order="K", ndmin=0):
     >>> array([[1, 2], [3, 4]], dtype=np.float32).dtype
     dtype('float32')
     """
-    if _holds_tracer(object):
+    if holds_tracer(object):
         return _from_traced(object, dtype, ndmin)
     return wrap(np.array(object, dtype=dtype, copy=copy, order=order, ndmin=ndmin))
 
@@ -85,11 +68,12 @@ def asarray(a, dtype=None, order=None, *, copy=None):
     >>> asarray([1.0, 2.0]).shape
     (2,)
     """
-    if _holds_tracer(a):
+    if holds_tracer(a):
         return _from_traced(a, dtype, 0)
     return wrap(np.asarray(a, dtype=dtype, order=order, copy=copy))
 
 
+@lists_as_arrays
 def zeros(shape, dtype=float, order="C"):
     """An array of zeros, as `numpy.zeros`.
 
@@ -99,6 +83,7 @@ def zeros(shape, dtype=float, order="C"):
     return wrap(np.zeros(shape, dtype, order))
 
 
+@lists_as_arrays
 def ones(shape, dtype=None, order="C"):
     """An array of ones, as `numpy.ones`.
 
@@ -108,6 +93,7 @@ def ones(shape, dtype=None, order="C"):
     return wrap(np.ones(shape, dtype, order))
 
 
+@lists_as_arrays
 def empty(shape, dtype=float, order="C"):
     """An array of the given shape; xform fills it with zeros so programs stay deterministic.
 
@@ -117,6 +103,7 @@ def empty(shape, dtype=float, order="C"):
     return zeros(shape, dtype, order)
 
 
+@lists_as_arrays
 def full(shape, fill_value, dtype=None, order="C"):
     """An array filled with `fill_value` (which may be traced), as `numpy.full`.
 
@@ -134,6 +121,7 @@ def _like_shape_dtype(a, dtype, shape):
     return shp, (dtype_of(a) if dtype is None else dtype)
 
 
+@lists_as_arrays
 def zeros_like(a, dtype=None, shape=None):
     """Zeros with the shape and dtype of `a` (a constant even when `a` is traced).
 
@@ -145,6 +133,7 @@ def zeros_like(a, dtype=None, shape=None):
     return wrap(np.zeros(*_like_shape_dtype(a, dtype, shape)))
 
 
+@lists_as_arrays
 def ones_like(a, dtype=None, shape=None):
     """Ones with the shape and dtype of `a` (a constant even when `a` is traced).
 
@@ -156,6 +145,7 @@ def ones_like(a, dtype=None, shape=None):
     return wrap(np.ones(*_like_shape_dtype(a, dtype, shape)))
 
 
+@lists_as_arrays
 def empty_like(a, dtype=None, shape=None):
     """Like `zeros_like`: xform's uninitialised arrays are zeros.
 
@@ -165,6 +155,7 @@ def empty_like(a, dtype=None, shape=None):
     return zeros_like(a, dtype, shape)
 
 
+@lists_as_arrays
 def full_like(a, fill_value, dtype=None, shape=None):
     """`fill_value` (which may be traced) in the shape and dtype of `a`, as `numpy.full_like`.
 
@@ -180,6 +171,7 @@ def full_like(a, fill_value, dtype=None, shape=None):
     return broadcast_to_shape(cast(fill_value, dt), shp)
 
 
+@lists_as_arrays
 def arange(start, stop=None, step=None, dtype=None):
     """Evenly spaced values in [start, stop), as `numpy.arange` (bounds must be concrete).
 
@@ -189,6 +181,7 @@ def arange(start, stop=None, step=None, dtype=None):
     return wrap(np.arange(start, stop, step, dtype=dtype))
 
 
+@lists_as_arrays
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """`num` evenly spaced values from `start` to `stop`, as `numpy.linspace`; `start` and
     `stop` may be traced (then the result is exact at both ends and differentiable).
@@ -224,6 +217,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     return y
 
 
+@lists_as_arrays
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     """`base ** linspace(start, stop, num)`, as `numpy.logspace`.
 
@@ -237,6 +231,7 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     return y if dtype is None else cast(y, dtype)
 
 
+@lists_as_arrays
 def eye(N, M=None, k=0, dtype=float, order="C"):
     """A 2-D array with ones on the `k`-th diagonal, as `numpy.eye`.
 
@@ -246,6 +241,7 @@ def eye(N, M=None, k=0, dtype=float, order="C"):
     return wrap(np.eye(N, M, k, dtype, order))
 
 
+@lists_as_arrays
 def identity(n, dtype=None):
     """The `n` x `n` identity matrix, as `numpy.identity`.
 
@@ -255,6 +251,7 @@ def identity(n, dtype=None):
     return wrap(np.identity(n, dtype))
 
 
+@lists_as_arrays
 def tri(N, M=None, k=0, dtype=float):
     """Ones at and below the `k`-th diagonal, as `numpy.tri`.
 
@@ -264,6 +261,7 @@ def tri(N, M=None, k=0, dtype=float):
     return wrap(np.tri(N, M, k, dtype))
 
 
+@lists_as_arrays
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     """Coordinate matrices from coordinate vectors (which may be traced), as numpy.
 

@@ -11,7 +11,7 @@ from collections import namedtuple
 import numpy as np
 
 from xform.core import get_aval
-from xform.numpy._core import cast, is_traced, normalize_axis, unsupported, wrap
+from xform.numpy._core import cast, is_traced, lists_as_arrays, normalize_axis, unsupported, wrap
 from xform.primitives import elementwise as ew
 from xform.primitives import linalg as lp
 from xform.primitives.reductions import reduce_max, reduce_min, reduce_sum
@@ -149,6 +149,7 @@ def _matrix_norm(x, ord, row, col):
     raise ValueError(f"Invalid norm order {ord!r} for matrices")
 
 
+@lists_as_arrays
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector or matrix norm, as `numpy.linalg.norm`. The 2-norm has gradient 0 at 0.
 
@@ -187,6 +188,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 # ----------------------------------------------------------------------------- solve, inv, det
 
+@lists_as_arrays
 def solve(a, b):
     """Solve a @ x = b, as `numpy.linalg.solve` (b is a vector only when it is 1-D; batch
     dimensions broadcast).
@@ -230,6 +232,7 @@ def _broadcast_batch(x, batch):
     return broadcast_in_dim(x, target, tuple(range(lead, len(target))))
 
 
+@lists_as_arrays
 def inv(a):
     """Inverse of a square matrix (or a stack of them), as `numpy.linalg.inv`.
 
@@ -245,6 +248,7 @@ def inv(a):
     return lp.inv(a)
 
 
+@lists_as_arrays
 def det(a):
     """Determinant of a square matrix (or a stack of them), as `numpy.linalg.det`.
 
@@ -260,6 +264,7 @@ def det(a):
     return lp.det(a)
 
 
+@lists_as_arrays
 def slogdet(a):
     """`(sign, logabsdet)` of a square matrix (or a stack of them), as `numpy.linalg.slogdet`.
 
@@ -278,6 +283,7 @@ def slogdet(a):
 
 # ----------------------------------------------------------------------------- decompositions
 
+@lists_as_arrays
 def cholesky(a, /, *, upper=False):
     """Cholesky factor of a symmetric positive-definite matrix, as `numpy.linalg.cholesky`:
     lower L with a = L Lᵀ reading a's lower triangle (upper=True: U = Lᵀ from the upper one).
@@ -296,6 +302,7 @@ def cholesky(a, /, *, upper=False):
     return lp.cholesky(a)
 
 
+@lists_as_arrays
 def eigh(a, UPLO="L"):
     """Eigenvalues (ascending) and eigenvectors of a symmetric matrix, as `numpy.linalg.eigh`;
     returns `(eigenvalues, eigenvectors)`. Derivatives assume distinct eigenvalues.
@@ -315,6 +322,7 @@ def eigh(a, UPLO="L"):
     return EighResult(*lp.eigh(a, lower=UPLO == "L"))
 
 
+@lists_as_arrays
 def eigvalsh(a, UPLO="L"):
     """Eigenvalues (ascending) of a symmetric matrix, as `numpy.linalg.eigvalsh`.
 
@@ -327,6 +335,7 @@ def eigvalsh(a, UPLO="L"):
     return eigh(a, UPLO).eigenvalues
 
 
+@lists_as_arrays
 def qr(a, mode="reduced"):
     """QR decomposition, as `numpy.linalg.qr`. Traced inputs support mode 'reduced', 'r', and
     'complete' when the matrices are not taller than wide (then it equals 'reduced').
@@ -355,6 +364,7 @@ def qr(a, mode="reduced"):
     return r if mode == "r" else QRResult(q, r)
 
 
+@lists_as_arrays
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     """Singular value decomposition, as `numpy.linalg.svd`: `(U, S, Vh)` or just `S`.
     Traced inputs need full_matrices=False (unless the matrices are square). Derivatives of

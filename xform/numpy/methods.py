@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import functools
 
-from xform.core import Tracer
+import numpy as np
+
+from xform.core import Tracer, TracerConversionError
 
 
 @functools.cache
@@ -88,3 +90,84 @@ Tracer.astype = _astype
 Tracer.at = property(_at)
 Tracer.T = property(lambda self: _np().transpose(self))
 Tracer.mT = property(lambda self: _np().swapaxes(self, -1, -2))
+
+
+# ----------------------------------------------------------------------------- numpy protocols
+#
+# A traced value never hands its value to numpy silently. numpy's operator ufuncs (what
+# `ndarray + x` calls) are differentiated through xform.numpy; every other numpy function
+# applied to a traced value raises, naming the xform.numpy function to use instead.
+
+_OPERATOR_UFUNCS = {
+    np.add: "add", np.subtract: "subtract", np.multiply: "multiply",
+    np.true_divide: "true_divide", np.floor_divide: "floor_divide", np.remainder: "mod",
+    np.power: "power", np.matmul: "matmul", np.less: "less", np.less_equal: "less_equal",
+    np.greater: "greater", np.greater_equal: "greater_equal", np.equal: "equal",
+    np.not_equal: "not_equal", np.bitwise_and: "logical_and", np.bitwise_or: "logical_or",
+    np.bitwise_xor: "logical_xor", np.negative: "negative", np.positive: "positive",
+    np.absolute: "absolute",
+}
+
+
+def _xnp_name(module: str, name: str) -> str:
+    """`xnp.linalg.norm` for numpy.linalg.norm, or a note that xform.numpy lacks it."""
+    sub = module.split(".")[1:] if module.startswith("numpy") else []
+    target = _np()
+    for part in [*sub, name]:
+        target = getattr(target, part, None)
+    path = ".".join(["xnp", *sub, name])
+    if target is None or type(target).__name__ == "_Unsupported":
+        return f"{path} does not exist yet: write it with the xnp functions there are"
+    return f"use {path} (import xform.numpy as xnp) instead"
+
+
+def _numpy_on_tracer(what: str, module: str, name: str, tracer) -> TypeError:
+    return TracerConversionError(
+        f"{what} was applied to a traced value ({tracer.aval} under `{tracer.interp.name}`); "
+        "numpy would compute with a constant and silently drop its derivative or batch: "
+        + _xnp_name(module, name))
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    name = _OPERATOR_UFUNCS.get(ufunc)
+    if method == "__call__" and name is not None and not kwargs:
+        return getattr(_np(), name)(*inputs)
+    if kwargs.get("out") is not None:
+        raise TypeError(f"numpy.{ufunc.__name__} cannot write a traced value into a numpy array "
+                        "(out=, or an in-place operator such as +=); traced arrays are values: "
+                        "write `a = a + x` instead")
+    what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    raise _numpy_on_tracer(what, "numpy", ufunc.__name__ if method == "__call__"
+                           else _REDUCING.get((ufunc.__name__, method), ufunc.__name__), self)
+
+
+# numpy's ufunc methods and the xform.numpy functions that compute the same thing.
+_REDUCING = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
+             ("maximum", "reduce"): "max", ("minimum", "reduce"): "min",
+             ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod",
+             ("multiply", "outer"): "outer"}
+
+
+def _result_type(*args):
+    return np.result_type(*[a.aval.dtype if isinstance(a, Tracer) else a for a in args])
+
+
+# numpy functions that only read a shape or dtype are safe on traced values.
+_SHAPE_QUERIES = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
+                  np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis],
+                  np.result_type: _result_type,
+                  np.iscomplexobj: lambda a: np.dtype(a.dtype).kind == "c",
+                  np.isrealobj: lambda a: np.dtype(a.dtype).kind != "c"}
+
+
+def _array_function(self, func, types, args, kwargs):
+    query = _SHAPE_QUERIES.get(func)
+    if query is not None:
+        return query(*args, **kwargs)
+    raise _numpy_on_tracer(f"numpy.{func.__name__}" if func.__module__ == "numpy"
+                           else f"{func.__module__}.{func.__name__}", func.__module__,
+                           func.__name__, self)
+
+
+Tracer.__array_ufunc__ = _array_ufunc
+Tracer.__array_function__ = _array_function

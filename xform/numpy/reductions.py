@@ -10,6 +10,7 @@ from xform.numpy._core import (
     cast,
     dtype_of,
     is_traced,
+    lists_as_arrays,
     normalize_axes,
     normalize_axis,
     result_dtype,
@@ -78,6 +79,7 @@ def _reduce(prim_fn, a, axis, keepdims, dtype):
     return _keep(prim_fn(cast(a, dtype), axes), shape, axes, keepdims)
 
 
+@lists_as_arrays
 def sum(a, axis=None, dtype=None, out=None, keepdims=False):
     """Sum over `axis` (None, int or tuple), as `numpy.sum`.
 
@@ -91,6 +93,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False):
     return _reduce(red.reduce_sum, a, axis, keepdims, dt)
 
 
+@lists_as_arrays
 def prod(a, axis=None, dtype=None, out=None, keepdims=False):
     """Product over `axis`, as `numpy.prod`.
 
@@ -108,6 +111,7 @@ def _mean_dtype(dtype, requested):
     return np.mean(np.zeros(1, dtype), dtype=requested).dtype
 
 
+@lists_as_arrays
 def mean(a, axis=None, dtype=None, out=None, keepdims=False):
     """Arithmetic mean over `axis`; integers average in float64, as `numpy.mean`.
 
@@ -123,6 +127,7 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
     return sum(a, axis, dt, keepdims=keepdims) / np.asarray(n, dt)
 
 
+@lists_as_arrays
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """Variance over `axis` with `ddof` delta degrees of freedom, as `numpy.var`.
 
@@ -141,6 +146,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return sum(centered * centered, axis, keepdims=keepdims) / count
 
 
+@lists_as_arrays
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """Standard deviation over `axis`, as `numpy.std`.
 
@@ -150,8 +156,13 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     _no_out(out, "std")
     if not is_traced(a):
         return wrap(np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
-    from xform.numpy.ufuncs import sqrt
-    return sqrt(var(a, axis, dtype, ddof=ddof, keepdims=keepdims))
+    from xform.numpy.ufuncs import sqrt, where
+    v = var(a, axis, dtype, ddof=ddof, keepdims=keepdims)
+    # Where the variance is 0 (equal values, an axis of length 1) the derivative is taken as 0,
+    # not sqrt's inf times 0; sqrt gets a safe argument there so that no nan leaks through.
+    zero = v == 0
+    dt = dtype_of(v)
+    return where(zero, np.zeros((), dt), sqrt(where(zero, np.ones((), dt), v)))
 
 
 def _extremum(prim_fn, np_fn, name, a, axis, out, keepdims):
@@ -166,6 +177,7 @@ def _extremum(prim_fn, np_fn, name, a, axis, out, keepdims):
     return _keep(prim_fn(a, axes), shape, axes, keepdims)
 
 
+@lists_as_arrays
 def max(a, axis=None, out=None, keepdims=False):
     """Maximum over `axis`, as `numpy.max`.
 
@@ -175,6 +187,7 @@ def max(a, axis=None, out=None, keepdims=False):
     return _extremum(red.reduce_max, np.max, "maximum", a, axis, out, keepdims)
 
 
+@lists_as_arrays
 def min(a, axis=None, out=None, keepdims=False):
     """Minimum over `axis`, as `numpy.min`.
 
@@ -188,6 +201,7 @@ amax = max
 amin = min
 
 
+@lists_as_arrays
 def ptp(a, axis=None, out=None, keepdims=False):
     """Range (maximum minus minimum) over `axis`, as `numpy.ptp`.
 
@@ -219,6 +233,7 @@ def _arg_extremum(prim, np_fn, name, a, axis, out, keepdims):
                    tuple(1 if i == ax else n for i, n in enumerate(shape)))
 
 
+@lists_as_arrays
 def argmax(a, axis=None, out=None, *, keepdims=False):
     """Index of the maximum along `axis` (of the flattened array when None), as numpy.
 
@@ -228,6 +243,7 @@ def argmax(a, axis=None, out=None, *, keepdims=False):
     return _arg_extremum(red.argmax_p, np.argmax, "argmax", a, axis, out, keepdims)
 
 
+@lists_as_arrays
 def argmin(a, axis=None, out=None, *, keepdims=False):
     """Index of the minimum along `axis` (of the flattened array when None), as numpy.
 
@@ -249,6 +265,7 @@ def _cumulative(prim_fn, np_fn, name, a, axis, dtype, out):
     return prim_fn(x, normalize_axis(axis, len(shape_of(x))))
 
 
+@lists_as_arrays
 def cumsum(a, axis=None, dtype=None, out=None):
     """Cumulative sum along `axis` (of the flattened array when None), as `numpy.cumsum`.
 
@@ -258,6 +275,7 @@ def cumsum(a, axis=None, dtype=None, out=None):
     return _cumulative(red.cumsum, np.cumsum, "cumsum", a, axis, dtype, out)
 
 
+@lists_as_arrays
 def cumprod(a, axis=None, dtype=None, out=None):
     """Cumulative product along `axis` (of the flattened array when None), as `numpy.cumprod`.
 
@@ -280,6 +298,7 @@ def _logical(prim_fn, np_fn, empty, a, axis, out, keepdims):
     return _keep(prim_fn(cast(a, np.bool_), axes), shape, axes, keepdims)
 
 
+@lists_as_arrays
 def any(a, axis=None, out=None, keepdims=False):
     """Whether any element along `axis` is true, as `numpy.any`.
 
@@ -289,6 +308,7 @@ def any(a, axis=None, out=None, keepdims=False):
     return _logical(red.reduce_max, np.any, False, a, axis, out, keepdims)
 
 
+@lists_as_arrays
 def all(a, axis=None, out=None, keepdims=False):
     """Whether every element along `axis` is true, as `numpy.all`.
 
@@ -298,6 +318,7 @@ def all(a, axis=None, out=None, keepdims=False):
     return _logical(red.reduce_min, np.all, True, a, axis, out, keepdims)
 
 
+@lists_as_arrays
 def count_nonzero(a, axis=None, *, keepdims=False):
     """Number of non-zero elements along `axis`, as `numpy.count_nonzero`.
 
@@ -309,6 +330,7 @@ def count_nonzero(a, axis=None, *, keepdims=False):
     return sum(cast(a, np.bool_), axis, np.intp, keepdims=keepdims)
 
 
+@lists_as_arrays
 def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     """Weighted average along `axis`, as `numpy.average`; with `returned`, also the sum of
     the weights.

@@ -13,10 +13,12 @@ from xform.numpy._core import (
     cast,
     dtype_of,
     is_traced,
+    lists_as_arrays,
     normalize_axes,
     normalize_axis,
     result_dtype,
     shape_of,
+    stack_nested,
     wrap,
 )
 from xform.primitives import structural as st
@@ -84,6 +86,7 @@ def _reverse_axes(x):
     return st.transpose(x, tuple(reversed(range(len(shape_of(x))))))
 
 
+@lists_as_arrays
 def reshape(a, shape, order="C"):
     """`a` with a new shape (one entry may be -1), as `numpy.reshape`; order "C" or "F".
 
@@ -101,6 +104,7 @@ def reshape(a, shape, order="C"):
     return st.reshape(a, new)
 
 
+@lists_as_arrays
 def ravel(a, order="C"):
     """The elements of `a` as a 1-D array, as `numpy.ravel`.
 
@@ -116,6 +120,7 @@ def ravel(a, order="C"):
     return st.reshape(a, (_size(shape_of(a)),))
 
 
+@lists_as_arrays
 def transpose(a, axes=None):
     """Permute the axes of `a` (reverse them when `axes` is None), as `numpy.transpose`.
 
@@ -133,6 +138,7 @@ def transpose(a, axes=None):
     return st.transpose(a, perm)
 
 
+@lists_as_arrays
 def swapaxes(a, axis1, axis2):
     """Interchange two axes, as `numpy.swapaxes`.
 
@@ -155,6 +161,7 @@ def _axis_tuple(axis, nd, name="axis"):
     return axes
 
 
+@lists_as_arrays
 def moveaxis(a, source, destination):
     """Move axes `source` to positions `destination`, as `numpy.moveaxis`.
 
@@ -175,6 +182,7 @@ def moveaxis(a, source, destination):
     return st.transpose(a, order)
 
 
+@lists_as_arrays
 def expand_dims(a, axis):
     """Insert size-1 axes at positions `axis` (int or tuple), as `numpy.expand_dims`.
 
@@ -190,6 +198,7 @@ def expand_dims(a, axis):
                                for i in range(len(old) + len(new_axes))))
 
 
+@lists_as_arrays
 def squeeze(a, axis=None):
     """Remove size-1 axes (all of them, or those named by `axis`), as `numpy.squeeze`.
 
@@ -211,6 +220,7 @@ def squeeze(a, axis=None):
     return st.reshape(a, tuple(n for i, n in enumerate(old) if i not in axes))
 
 
+@lists_as_arrays
 def broadcast_to(array, shape):
     """`array` broadcast to `shape` with numpy's rules, as `numpy.broadcast_to`.
 
@@ -223,6 +233,7 @@ def broadcast_to(array, shape):
     return broadcast_to_shape(array, shape)
 
 
+@lists_as_arrays
 def broadcast_arrays(*args):
     """All arguments broadcast to their common shape, as `numpy.broadcast_arrays`.
 
@@ -235,10 +246,10 @@ def broadcast_arrays(*args):
 
 
 def _operands(arrays):
-    """Sequence arguments as a list: traced values kept, everything else as numpy arrays."""
+    """A sequence of arrays as a list of arrays, each traced where it holds a traced value."""
     if isinstance(arrays, Tracer):
         return list(arrays)
-    return [a if isinstance(a, Tracer) else np.asarray(a) for a in arrays]
+    return [stack_nested(a) for a in arrays]
 
 
 def concatenate(arrays, axis=0, out=None, *, dtype=None):
@@ -306,6 +317,7 @@ def _atleast_all(arys, n):
     return out[0] if len(out) == 1 else out
 
 
+@lists_as_arrays
 def atleast_1d(*arys):
     """Each input viewed with at least one dimension, as `numpy.atleast_1d`.
 
@@ -315,6 +327,7 @@ def atleast_1d(*arys):
     return _atleast_all(arys, 1)
 
 
+@lists_as_arrays
 def atleast_2d(*arys):
     """Each input viewed with at least two dimensions, as `numpy.atleast_2d`.
 
@@ -324,6 +337,7 @@ def atleast_2d(*arys):
     return _atleast_all(arys, 2)
 
 
+@lists_as_arrays
 def atleast_3d(*arys):
     """Each input viewed with at least three dimensions, as `numpy.atleast_3d`.
 
@@ -383,6 +397,7 @@ def _split(ary, indices_or_sections, axis, equal):
     return [ary[(*lead, slice(a, b))] for a, b in itertools.pairwise(points)]
 
 
+@lists_as_arrays
 def split(ary, indices_or_sections, axis=0):
     """Split into equal sections (an int) or at the given indices, as `numpy.split`.
 
@@ -394,6 +409,7 @@ def split(ary, indices_or_sections, axis=0):
     return _split(ary, indices_or_sections, axis, equal=True)
 
 
+@lists_as_arrays
 def array_split(ary, indices_or_sections, axis=0):
     """Like `split`, but an int number of sections need not divide the axis evenly.
 
@@ -405,6 +421,7 @@ def array_split(ary, indices_or_sections, axis=0):
     return _split(ary, indices_or_sections, axis, equal=False)
 
 
+@lists_as_arrays
 def tile(A, reps):
     """`A` repeated `reps` times along each axis, as `numpy.tile`.
 
@@ -425,6 +442,7 @@ def tile(A, reps):
     return st.reshape(x, tuple(r * n for r, n in zip(reps, shp)))
 
 
+@lists_as_arrays
 def repeat(a, repeats, axis=None):
     """Repeat each element `repeats` times (an int or concrete per-element counts) along
     `axis` (of the flattened array when None), as `numpy.repeat`.
@@ -461,6 +479,7 @@ def repeat(a, repeats, axis=None):
     return x[(*(slice(None),) * ax, np.repeat(np.arange(n), r))]
 
 
+@lists_as_arrays
 def flip(m, axis=None):
     """Reverse the order of elements along `axis` (all axes when None), as `numpy.flip`.
 
@@ -479,6 +498,7 @@ def _slice_axis(x, ax, start, stop):
     return st.slice_(x, lo, hi)
 
 
+@lists_as_arrays
 def roll(a, shift, axis=None):
     """Shift elements cyclically along `axis` (of the flattened array when None), as numpy.
 
@@ -529,6 +549,7 @@ def _take_runs(x, idx, ax):
 _INDEX_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
+@lists_as_arrays
 def pad(array, pad_width, mode="constant", **kwargs):
     """Pad an array, as `numpy.pad`; traced values support the modes "constant" (with
     `constant_values`), "edge", "reflect", "symmetric" and "wrap".
@@ -589,6 +610,7 @@ def _pad_constant(x, widths, cv):
     return x
 
 
+@lists_as_arrays
 def shape(a):
     """The shape of `a` as a tuple, as `numpy.shape`.
 
@@ -598,6 +620,7 @@ def shape(a):
     return tuple(shape_of(a))
 
 
+@lists_as_arrays
 def ndim(a):
     """The number of dimensions of `a`, as `numpy.ndim`.
 
@@ -607,6 +630,7 @@ def ndim(a):
     return len(shape_of(a))
 
 
+@lists_as_arrays
 def size(a, axis=None):
     """The number of elements of `a` (along `axis` if given), as `numpy.size`.
 

@@ -4,8 +4,19 @@ from __future__ import annotations
 import numpy as np
 
 from xform.core import is_float_dtype
-from xform.numpy._core import (broadcast_operands, cast, dtype_of, is_traced, loop_dtypes,
-                               result_dtype, ufunc_apply, wrap)
+from xform.custom import custom_jvp
+from xform.numpy._core import (
+    broadcast_operands,
+    cast,
+    dtype_of,
+    is_traced,
+    lists_as_arrays,
+    loop_dtypes,
+    result_dtype,
+    shape_of,
+    ufunc_apply,
+    wrap,
+)
 from xform.primitives import elementwise as ew
 
 __all__ = [
@@ -87,6 +98,7 @@ __all__ = [
 
 
 def _unary(ufunc, prim):
+    @lists_as_arrays
     def fn(x, /):
         return ufunc_apply(ufunc, prim, x)
     fn.__name__ = ufunc.__name__
@@ -95,6 +107,7 @@ def _unary(ufunc, prim):
 
 
 def _binary(ufunc, prim):
+    @lists_as_arrays
     def fn(x, y, /):
         return ufunc_apply(ufunc, prim, x, y)
     fn.__name__ = ufunc.__name__
@@ -158,6 +171,7 @@ def _float_dtype(x):
     return loop_dtypes(np.sin, x)[0]
 
 
+@lists_as_arrays
 def power(x, y, /):
     """`numpy.power`; a static integer exponent uses an exactly differentiable integer power."""
     if not is_traced(x, y):
@@ -172,12 +186,14 @@ def power(x, y, /):
     return ufunc_apply(np.power, ew.pow_p, x, y)
 
 
+@lists_as_arrays
 def square(x, /):
     if not is_traced(x):
         return wrap(np.square(x))
     return ew.integer_pow(cast(x, loop_dtypes(np.square, x)[0]), 2)
 
 
+@lists_as_arrays
 def reciprocal(x, /):
     if not is_traced(x):
         return wrap(np.reciprocal(x))
@@ -185,6 +201,7 @@ def reciprocal(x, /):
     return divide(np.ones((), dt), cast(x, dt))
 
 
+@lists_as_arrays
 def log2(x, /):
     if not is_traced(x):
         return wrap(np.log2(x))
@@ -192,6 +209,7 @@ def log2(x, /):
     return log(x) * np.asarray(1 / np.log(2), dtype_of(x))
 
 
+@lists_as_arrays
 def log10(x, /):
     if not is_traced(x):
         return wrap(np.log10(x))
@@ -199,6 +217,7 @@ def log10(x, /):
     return log(x) * np.asarray(1 / np.log(10), dtype_of(x))
 
 
+@lists_as_arrays
 def round(a, decimals=0):  # noqa: A001  (numpy's own name)
     """`numpy.round` (half to even)."""
     if not is_traced(a):
@@ -212,6 +231,7 @@ def round(a, decimals=0):  # noqa: A001  (numpy's own name)
 around = round
 
 
+@lists_as_arrays
 def clip(a, a_min=None, a_max=None):
     """`numpy.clip`: a_min and a_max may be arrays or None."""
     if not is_traced(a, a_min, a_max):
@@ -223,6 +243,7 @@ def clip(a, a_min=None, a_max=None):
     return a
 
 
+@lists_as_arrays
 def where(condition, x=None, y=None, /):
     """`numpy.where(condition, x, y)`; the one-argument form needs a concrete condition."""
     if x is None and y is None:
@@ -240,44 +261,88 @@ def where(condition, x=None, y=None, /):
     return ew.select(c, a, b)
 
 
+@lists_as_arrays
 def logaddexp(x, y, /):
-    """log(exp(x) + exp(y)) without overflow."""
+    """log(exp(x) + exp(y)) without overflow, with derivatives that are right at x == y."""
     if not is_traced(x, y):
         return wrap(np.logaddexp(x, y))
     dt = loop_dtypes(np.logaddexp, x, y)[0]
-    x, y = cast(x, dt), cast(y, dt)
+    return _logaddexp(*broadcast_operands(cast(x, dt), cast(y, dt)))
+
+
+@custom_jvp
+def _logaddexp(x, y):
     m = maximum(x, y)
     # Where both are -inf (or equal infinities) the difference is nan; use the maximum alone.
     finite = isfinite(m)
-    safe_m = where(finite, m, np.zeros((), dt))
+    safe_m = where(finite, m, np.zeros((), dtype_of(m)))
     return where(finite, safe_m + log1p(exp(-absolute(x - y))), m)
 
 
+@_logaddexp.defjvp
+def _logaddexp_jvp(primals, tangents):
+    # The formula's max and |x - y| have kinks at x == y that the function does not have:
+    # its derivatives are the smooth weights exp(x - out) = logistic(x - y).
+    (x, y), (tx, ty) = primals, tangents
+    d = x - y
+    nan = isnan(d)  # equal infinities: split evenly
+    half = np.full(shape_of(d), 0.5, dtype_of(d))
+    wx = where(nan, half, ew.logistic_p.bind1(d))
+    wy = where(nan, half, ew.logistic_p.bind1(-d))
+    return _logaddexp(x, y), tx * wx + ty * wy
+
+
+@lists_as_arrays
 def hypot(x, y, /):
-    """sqrt(x**2 + y**2), scaled to avoid overflow."""
+    """sqrt(x**2 + y**2), scaled to avoid overflow, with derivatives that are right at
+    |x| == |y|."""
     if not is_traced(x, y):
         return wrap(np.hypot(x, y))
     dt = loop_dtypes(np.hypot, x, y)[0]
-    x, y = absolute(cast(x, dt)), absolute(cast(y, dt))
+    return _hypot(*broadcast_operands(cast(x, dt), cast(y, dt)))
+
+
+@custom_jvp
+def _hypot(x, y):
+    dt = dtype_of(x)
+    x, y = absolute(x), absolute(y)
     big, small = maximum(x, y), minimum(x, y)
     safe = where(big == 0, np.ones((), dt), big)
     r = small / safe
     return where(big == 0, np.zeros((), dt), big * sqrt(1 + r * r))
 
 
+@_hypot.defjvp
+def _hypot_jvp(primals, tangents):
+    # The scaling's max and min have kinks at |x| == |y| that the function does not have:
+    # its derivative is (x dx + y dy) / r, taken as 0 at the origin.
+    (x, y), (tx, ty) = primals, tangents
+    r = _hypot(x, y)
+    dt = dtype_of(r)
+    zero = r == 0
+    safe_r = where(zero, np.ones((), dt), r)
+    return r, where(zero, np.zeros((), dt), (x * tx + y * ty) / safe_r)
+
+
+@lists_as_arrays
 def sinc(x, /):
-    """sin(pi x) / (pi x), with the value 1 at 0 and a derivative that is exact there."""
+    """sin(pi x) / (pi x), with the value 1 at 0 and derivatives that are exact there."""
     if not is_traced(x):
         return wrap(np.sinc(x))
     dt = _float_dtype(x)
     x = cast(x, dt)
     is_zero = x == 0
     safe = where(is_zero, np.ones((), dt), x) * np.asarray(np.pi, dt)
-    # Near 0 use the Taylor series 1 - (pi x)^2/6, whose derivatives are right at 0.
-    px = x * np.asarray(np.pi, dt)
-    return where(is_zero, 1 - px * px / 6, sin(safe) / safe)
+    # At 0 use the Taylor series in z = pi x up to z**8, so derivatives up to the ninth are
+    # right there.
+    z2 = square(x * np.asarray(np.pi, dt))
+    series = np.asarray(1 / 362880, dt)
+    for c in (-1 / 5040, 1 / 120, -1 / 6, 1):
+        series = series * z2 + np.asarray(c, dt)
+    return where(is_zero, series, sin(safe) / safe)
 
 
+@lists_as_arrays
 def heaviside(x1, x2, /):
     if not is_traced(x1, x2):
         return wrap(np.heaviside(x1, x2))
@@ -286,36 +351,42 @@ def heaviside(x1, x2, /):
     return where(x1 < 0, np.zeros((), dt), where(x1 > 0, np.ones((), dt), x2))
 
 
+@lists_as_arrays
 def copysign(x1, x2, /):
     if not is_traced(x1, x2):
         return wrap(np.copysign(x1, x2))
     return where(signbit(x2), -absolute(x1), absolute(x1))
 
 
+@lists_as_arrays
 def signbit(x, /):
     if not is_traced(x):
         return wrap(np.signbit(x))
     return (x < 0) | ((x == 0) & (reciprocal(cast(x, _float_dtype(x))) < 0))
 
 
+@lists_as_arrays
 def fmax(x, y, /):
     if not is_traced(x, y):
         return wrap(np.fmax(x, y))
     return where(isnan(y), x, where(isnan(x), y, maximum(x, y)))
 
 
+@lists_as_arrays
 def fmin(x, y, /):
     if not is_traced(x, y):
         return wrap(np.fmin(x, y))
     return where(isnan(y), x, where(isnan(x), y, minimum(x, y)))
 
 
+@lists_as_arrays
 def isinf(x, /):
     if not is_traced(x):
         return wrap(np.isinf(x))
     return logical_not(isfinite(x) | isnan(x))
 
 
+@lists_as_arrays
 def deg2rad(x, /):
     if not is_traced(x):
         return wrap(np.deg2rad(x))
@@ -323,6 +394,7 @@ def deg2rad(x, /):
     return x * np.asarray(np.pi / 180, dtype_of(x))
 
 
+@lists_as_arrays
 def rad2deg(x, /):
     if not is_traced(x):
         return wrap(np.rad2deg(x))
@@ -330,16 +402,19 @@ def rad2deg(x, /):
     return x * np.asarray(180 / np.pi, dtype_of(x))
 
 
+@lists_as_arrays
 def positive(x, /):
     return wrap(np.positive(x)) if not is_traced(x) else x
 
 
+@lists_as_arrays
 def float_power(x, y, /):
     if not is_traced(x, y):
         return wrap(np.float_power(x, y))
     return power(cast(x, np.float64), cast(y, np.float64) if not isinstance(y, int) else y)
 
 
+@lists_as_arrays
 def trunc(x, /):
     if not is_traced(x):
         return wrap(np.trunc(x))
@@ -349,6 +424,7 @@ def trunc(x, /):
 fix = trunc
 
 
+@lists_as_arrays
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """`numpy.isclose`: |a - b| <= atol + rtol * |b|, elementwise."""
     if not is_traced(a, b):
@@ -362,6 +438,7 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return close
 
 
+@lists_as_arrays
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """`numpy.allclose`; on traced values the result is a traced boolean scalar."""
     if not is_traced(a, b):

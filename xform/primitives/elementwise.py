@@ -311,15 +311,24 @@ pow_p = binary("pow", np.power, float_only=True)
 def _pow_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = pow_p.bind1(x, y)
-    a = Zero(get_aval(x)) if isinstance(tx, Zero) else tx * (y * pow_p.bind1(x, y - 1))
+    aval = get_aval(x)
+    zeros, ones = np.zeros(aval.shape, aval.dtype), np.ones(aval.shape, aval.dtype)
+    if isinstance(tx, Zero):
+        a = Zero(aval)
+    else:
+        # d/dx x**y = y x**(y-1), which is 0 at x == y == 0 (where the formula reads
+        # 0 * inf); the exponent is made safe there so that no nan reaches higher derivatives
+        # through the branch not taken.
+        both_zero = (x == 0) & (y == 0)
+        safe_y = select(both_zero, ones, y)
+        a = tx * select(both_zero, zeros, safe_y * pow_p.bind1(x, safe_y - 1))
     if isinstance(ty, Zero):
-        b = Zero(get_aval(x))
+        b = Zero(aval)
     else:
         # d/dy x**y = x**y log(x); defined as 0 where x == 0 (the limit for y > 0).
-        aval = get_aval(x)
         is_zero = x == 0
-        safe_x = select(is_zero, np.ones(aval.shape, aval.dtype), x)
-        b = ty * select(is_zero, np.zeros(aval.shape, aval.dtype), out * log(safe_x))
+        safe_x = select(is_zero, ones, x)
+        b = ty * select(is_zero, zeros, out * log(safe_x))
     return [out], [add_tangents(a, b)]
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 import xform.numpy as xnp
-from xform.numpy._core import cast, is_traced, loop_dtypes, result_dtype, shape_of, wrap
+from xform.numpy._core import (
+    cast,
+    is_traced,
+    lists_as_arrays,
+    loop_dtypes,
+    result_dtype,
+    shape_of,
+    wrap,
+)
 from xform.primitives import elementwise as ew
 
 __all__ = [
@@ -32,6 +40,7 @@ def _apply(prim, x):
     return out if is_traced(x) else wrap(out)
 
 
+@lists_as_arrays
 def erf(x):
     """The error function, elementwise.
 
@@ -41,6 +50,7 @@ def erf(x):
     return _apply(ew.erf_p, x)
 
 
+@lists_as_arrays
 def erfc(x):
     """The complementary error function 1 - erf(x), elementwise.
 
@@ -50,6 +60,7 @@ def erfc(x):
     return 1 - erf(x)
 
 
+@lists_as_arrays
 def gammaln(x):
     """The logarithm of the absolute value of the gamma function, elementwise.
 
@@ -59,6 +70,7 @@ def gammaln(x):
     return _apply(ew.lgamma_p, x)
 
 
+@lists_as_arrays
 def digamma(x):
     """The logarithmic derivative of the gamma function, elementwise.
 
@@ -68,6 +80,7 @@ def digamma(x):
     return _apply(ew.digamma_p, x)
 
 
+@lists_as_arrays
 def expit(x):
     """The logistic sigmoid 1 / (1 + exp(-x)), without overflow.
 
@@ -77,6 +90,7 @@ def expit(x):
     return _apply(ew.logistic_p, x)
 
 
+@lists_as_arrays
 def logit(p):
     """The inverse of `expit`: log(p / (1 - p)).
 
@@ -87,6 +101,7 @@ def logit(p):
     return xnp.log(p) - xnp.log1p(-p)
 
 
+@lists_as_arrays
 def xlogy(x, y):
     """x * log(y), defined as 0 where x == 0 (unless y is nan), as `scipy.special.xlogy`.
 
@@ -95,12 +110,16 @@ def xlogy(x, y):
     """
     dt = loop_dtypes(np.log, result_dtype(x, y))[0]
     x, y = cast(x, dt), cast(y, dt)
-    zero = (x == 0) & xnp.logical_not(xnp.isnan(y))
-    # Feed log a safe argument where the result is 0, so no nan leaks into derivatives.
+    # Where x == 0 and log(y) is not finite the result is 0 all the same; log gets a safe
+    # argument there so that no nan leaks into derivatives. Elsewhere x * log(y) stands
+    # as it is, so that d/dx is log(y) at x == 0 too.
+    log_finite = (y > 0) & xnp.isfinite(y)
+    zero = (x == 0) & xnp.logical_not(log_finite | xnp.isnan(y))
     safe_y = xnp.where(zero, np.ones((), dt), y)
     return xnp.where(zero, np.zeros((), dt), x * xnp.log(safe_y))
 
 
+@lists_as_arrays
 def entr(x):
     """-x * log(x) for x > 0, 0 at 0 and -inf for x < 0, as `scipy.special.entr`.
 
@@ -115,6 +134,7 @@ def entr(x):
     return xnp.where(pos, -x * xnp.log(safe), xnp.where(xnp.isnan(x), x, inner))
 
 
+@lists_as_arrays
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     """log(sum(b * exp(a))) over `axis`, computed stably, as `scipy.special.logsumexp`;
     with `return_sign`, returns (log|sum|, sign of the sum).
@@ -145,6 +165,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     return (out, sgn) if return_sign else out
 
 
+@lists_as_arrays
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along `axis` (None: all axes), computed stably.
 
@@ -156,6 +177,7 @@ def softmax(x, axis=-1):
     return e / xnp.sum(e, axis, keepdims=True)
 
 
+@lists_as_arrays
 def log_softmax(x, axis=-1):
     """x - logsumexp(x) along `axis` (None: all axes), computed stably.
 
