@@ -140,6 +140,11 @@ def test_list_inputs_match_finite_differences(n, seed):
 
 # ----------------------------------------------------------------------------- numpy
 
+def _vjp_ones(f, x):
+    y, f_vjp = xf.vjp(f, x)
+    return f_vjp(xf.tree.map(np.ones_like, y))
+
+
 def _under(transform, f):
     """`f` run on a traced value under `transform` (its output made differentiable)."""
     x = np.array([0.5, 1.5])
@@ -147,14 +152,19 @@ def _under(transform, f):
         "grad": lambda: xf.grad(lambda x: xnp.sum(f(x)))(x),
         "jvp": lambda: xf.jvp(f, (x,), (x,)),
         "jacfwd": lambda: xf.jacfwd(f)(x),
+        "jacrev": lambda: xf.jacrev(f)(x),
+        "vjp": lambda: _vjp_ones(f, x),
+        "linearize": lambda: xf.linearize(f, x)[1](x),
         "hessian": lambda: xf.hessian(lambda x: xnp.sum(f(x)))(x),
         "vmap": lambda: xf.vmap(f)(np.stack([x, x])),
         "jit": lambda: xf.jit(f, backend="interpreter")(x),
         "scan": lambda: lax.scan(lambda c, xi: (c, f(xi)), 0.0, np.stack([x, x])),
+        "cond": lambda: lax.cond(True, f, f, x),
     }[transform]
 
 
-TRANSFORMS = ["grad", "jvp", "jacfwd", "hessian", "vmap", "jit", "scan"]
+TRANSFORMS = ["grad", "jvp", "jacfwd", "jacrev", "vjp", "linearize", "hessian", "vmap", "jit",
+              "scan", "cond"]
 
 NUMPY_CALLS = [
     ("np.sin", lambda x: np.sin(x), "xnp.sin"),
