@@ -578,3 +578,57 @@ def test_checkpoint_python_control_flow_on_arguments_is_a_clear_error():
         xf.grad(f)(2.0)
     g = xf.checkpoint(lambda x, positive: x if positive else -x, static_argnums=(1,))
     assert xf.grad(g)(2.0, False) == -1.0
+
+
+# ----------------------------------------------------------------------------- rules on tangents
+
+@xf.custom_jvp
+def _solve(a, b):
+    return xnp.linalg.solve(a, b)
+
+
+@_solve.defjvp
+def _solve_jvp(primals, tangents):
+    (a, b), (ta, tb) = primals, tangents
+    x = _solve(a, b)
+    return x, _solve(a, tb - ta @ x)  # the rule applies the custom function to tangents
+
+
+def test_a_rule_applying_a_custom_jvp_function_to_tangents_has_reverse_mode():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 3)) + 3 * np.eye(3), rng.standard_normal(3)
+    check_grads(_solve, (a, b), order=2)
+    ga, gb = xf.grad(lambda a, b: xnp.sum(_solve(a, b)), argnums=(0, 1))(a, b)
+    gb_want = np.linalg.solve(a.T, np.ones(3))
+    np.testing.assert_allclose(gb, gb_want, rtol=1e-12)
+    np.testing.assert_allclose(ga, -np.outer(gb_want, np.linalg.solve(a, b)), rtol=1e-12)
+
+
+@xf.custom_jvp
+def _sum_sin(x):
+    return xnp.sum(xnp.sin(x))
+
+
+@_sum_sin.defjvp
+def _sum_sin_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    # A loop over tangents that also computes with primal values (cos) in its body.
+    total, _ = xf.lax.scan(lambda c, xt: (c + xnp.cos(xt[0]) * xt[1], c), 0.0, (x, t))
+    return _sum_sin(x), total
+
+
+def test_a_rule_looping_over_tangents_and_primals_has_reverse_mode():
+    x = np.array([0.3, -1.2, 2.0])
+    np.testing.assert_allclose(xf.grad(_sum_sin)(x), np.cos(x), rtol=1e-14)
+    check_grads(_sum_sin, (x,), order=2)
+
+
+def test_nondiff_arguments_of_equal_value_and_different_type_trace_separately():
+    @partial(xf.custom_jvp, nondiff_argnums=(1,))
+    def scale(x, k):
+        return x * (2.0 if isinstance(k[0], float) else 3.0)  # depends on the type of k
+
+    scale.defjvp(lambda k, p, t: (scale(p[0], k), t[0] * 5.0))
+    x = np.ones(2)
+    assert xf.jvp(lambda x: scale(x, (1, 2)), (x,), (x,))[0].tolist() == [3.0, 3.0]
+    assert xf.jvp(lambda x: scale(x, (1.0, 2.0)), (x,), (x,))[0].tolist() == [2.0, 2.0]

@@ -10,7 +10,7 @@ import numpy as np
 from xform import tree
 from xform.backends import BACKENDS, executable
 from xform.core import (IR, EvalInterpreter, Tracer, Zero, _current, close_ir,
-                        current_interpreter, eval_ir, get_aval, trace_to_ir)
+                        current_interpreter, eval_ir, get_aval, trace_to_ir, typed_key)
 from xform.primitives.call import call
 from xform.primitives.elementwise import convert, stop_gradient_p
 from xform.primitives.structural import reshape, slice_
@@ -491,16 +491,12 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
 
     def split_static(args, kwargs):
         nums = {i % len(args) for i in static_nums if -len(args) <= i < len(args)}
-        # Typed, so that 1, 1.0 and True (equal, with equal hashes) trace separately.
-        static = tuple((i, type(args[i]), args[i]) for i in sorted(nums))
-        static += tuple((k, type(v), v) for k, v in sorted(kwargs.items())
-                        if k in static_names)
-        try:
-            hash(static)
-        except TypeError:
+        static = typed_key((tuple(args[i] for i in sorted(nums)),
+                            {k: v for k, v in kwargs.items() if k in static_names}))
+        if static is None:
             raise TypeError(f"jit of {name}: static arguments must be hashable (they key the "
                             "compilation cache); pass arrays as ordinary arguments or make "
-                            "them tuples") from None
+                            "them tuples")
         dyn_args = [a for i, a in enumerate(args) if i not in nums]
         dyn_kwargs = {k: v for k, v in kwargs.items() if k not in static_names}
         return static, nums, (dyn_args, dyn_kwargs)

@@ -85,6 +85,23 @@ def is_float_dtype(dtype) -> bool:
     return np.issubdtype(dtype, np.inexact)
 
 
+def typed_key(value):
+    """`value` as a cache key that tells equal values of different types apart (1, 1.0 and
+    True are equal and hash alike), inside tuples, lists and dicts too; None if unhashable."""
+    def typed(v):
+        if isinstance(v, (tuple, list)):
+            return (type(v), tuple(typed(x) for x in v))
+        if isinstance(v, dict):
+            return (dict, tuple(sorted(((k, typed(x)) for k, x in v.items()), key=repr)))
+        return (type(v), v)
+    key = typed(value)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 # ----------------------------------------------------------------------------- the IR
 
 class Var:

@@ -27,6 +27,7 @@ from xform.core import (
     get_aval,
     is_float_dtype,
     trace_to_ir,
+    typed_key,
 )
 from xform.primitives.custom import Rule, custom_jvp_call, custom_vjp_call
 from xform.primitives.custom import remat as remat_call
@@ -54,16 +55,6 @@ def _resolve_args(fun, args, kwargs, name) -> tuple:
     return bound.args
 
 
-def _hash_key(values):
-    """A cache key for Python values (typed, so that 1 and 1.0 differ), or None if unhashable."""
-    key = tuple((type(v), v) for v in values)
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
-
-
 class _Signature:
     """One call split into fixed arguments (nondiff/static: passed as they are) and the flat
     array leaves of the others."""
@@ -82,7 +73,7 @@ class _Signature:
         self.dynamic = [a for i, a in enumerate(args) if i not in nums]
         self.leaves, self.in_tree = tree.flatten(self.dynamic)
         self.avals = [get_aval(x) for x in self.leaves]
-        fixed_key = _hash_key(self.fixed)
+        fixed_key = typed_key(tuple(self.fixed))
         self.key = None if fixed_key is None else (self.in_tree, tuple(self.avals), fixed_key)
 
     def full_args(self, leaves) -> list:

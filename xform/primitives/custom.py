@@ -139,9 +139,17 @@ def _custom_jvp_call_vmap(args, bdims, *, ir, jvp, num_consts, name):
                            name=name), [0] * n_out
 
 
+def _custom_jvp_call_transpose(cts, *args, ir, jvp, num_consts, name):
+    # Reverse mode meets this equation among tangents only when a custom JVP rule applies a
+    # custom_jvp function to tangents (solve(A, tb - tA @ x)), linearly: transpose its body.
+    from xform.transforms.vjp import transpose_ir
+    return transpose_ir(ir, list(args), list(cts))
+
+
 custom_jvp_call_p.impl = _run_ir
 custom_jvp_call_p.abstract_eval = _custom_jvp_call_abstract_eval
 custom_jvp_call_p.jvp = _custom_jvp_call_jvp
+custom_jvp_call_p.transpose = _custom_jvp_call_transpose
 custom_jvp_call_p.vmap = _custom_jvp_call_vmap
 custom_jvp_call_p.numba = INLINE
 

@@ -38,8 +38,11 @@ def linearize_flat(fun, primals: list, n_aux: int = 0, name: str = "linearize",
 
 
 def backward_pass(ir: IR, consts: list, cts_out: list) -> list:
-    """Transpose the linear IR: cotangents of its outputs to cotangents of its linear inputs."""
+    """Transpose the IR, linear in its inputs after `consts`: cotangents of its outputs to
+    cotangents of its linear inputs. Equations on known values only (work on primal values
+    inside a loop body or a custom rule's tangent code) are evaluated forward first."""
     known = dict(zip(ir.in_vars[:len(consts)], consts))
+    forward = _evaluate_known(ir, known)
     ct_env: dict[Var, object] = {}
 
     def accumulate(v, ct):
@@ -51,6 +54,8 @@ def backward_pass(ir: IR, consts: list, cts_out: list) -> list:
     for v, ct in zip(ir.outs, cts_out):
         accumulate(v, ct)
     for eqn in reversed(ir.eqns):
+        if forward and id(eqn) in forward:
+            continue
         if len(eqn.outputs) == 1:  # the common case, without building lists to inspect
             ct = ct_env.pop(eqn.outputs[0], None)
             if ct is None:
@@ -68,6 +73,36 @@ def backward_pass(ir: IR, consts: list, cts_out: list) -> list:
             accumulate(a, ct)
     lin_in = ir.in_vars[len(consts):]
     return [ct_env.get(v, Zero(v.aval)) for v in lin_in]
+
+
+def _evaluate_known(ir: IR, known: dict) -> set[int]:
+    """Run the equations whose inputs are all known, adding their outputs to `known`; the ids
+    of those equations (none in the IRs linearize makes, whose equations all use a tangent)."""
+    done = set()
+    for eqn in ir.eqns:
+        for a in eqn.inputs:
+            if isinstance(a, Var) and a not in known:
+                break
+        else:
+            outs = eqn.prim.bind(*[a.val if isinstance(a, Literal) else known[a]
+                                   for a in eqn.inputs], **eqn.params)
+            known.update(zip(eqn.outputs, outs))
+            done.add(id(eqn))
+    return done
+
+
+def transpose_ir(ir: IR, args: list, cts_out: list) -> list:
+    """Cotangents of the linear inputs of `ir` (those of `args` that are `UndefinedPrimal`),
+    the others known: a transpose rule for a primitive that runs `ir` on its operands."""
+    linear = [isinstance(a, UndefinedPrimal) for a in args]
+    order = [i for i, lin in enumerate(linear) if not lin] + \
+        [i for i, lin in enumerate(linear) if lin]
+    reordered = IR([ir.in_vars[i] for i in order], ir.eqns, ir.outs)
+    cts_out = [zeros_like_aval(a) if isinstance(ct, Zero) else ct
+               for ct, a in zip(cts_out, ir.out_avals)]
+    cts_in = iter(backward_pass(reordered, [a for a in args if not isinstance(
+        a, UndefinedPrimal)], cts_out))
+    return [next(cts_in) if lin else None for lin in linear]
 
 
 def vjp_flat(fun, primals: list, n_aux: int = 0, name: str = "vjp"):
