@@ -492,7 +492,8 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
     def split_static(args, kwargs):
         nums = {i % len(args) for i in static_nums if -len(args) <= i < len(args)}
         static = typed_key((tuple(args[i] for i in sorted(nums)),
-                            {k: v for k, v in kwargs.items() if k in static_names}))
+                            tuple((k, v) for k, v in sorted(kwargs.items())
+                                  if k in static_names)))
         if static is None:
             raise TypeError(f"jit of {name}: static arguments must be hashable (they key the "
                             "compilation cache); pass arrays as ordinary arguments or make "

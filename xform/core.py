@@ -87,12 +87,10 @@ def is_float_dtype(dtype) -> bool:
 
 def typed_key(value):
     """`value` as a cache key that tells equal values of different types apart (1, 1.0 and
-    True are equal and hash alike), inside tuples, lists and dicts too; None if unhashable."""
+    True are equal and hash alike), inside tuples too; None if unhashable."""
     def typed(v):
-        if isinstance(v, (tuple, list)):
-            return (type(v), tuple(typed(x) for x in v))
-        if isinstance(v, dict):
-            return (dict, tuple(sorted(((k, typed(x)) for k, x in v.items()), key=repr)))
+        if type(v) is tuple:
+            return (tuple, tuple(typed(x) for x in v))
         return (type(v), v)
     key = typed(value)
     try:
