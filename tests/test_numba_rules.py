@@ -20,7 +20,7 @@ import xform as xf
 import xform.numpy as xnp
 from xform import lax
 from xform.backends import numba as numba_backend
-from xform.backends.lowering import BROADCAST, INLINE, Reduction, Scalar
+from xform.primitives.lowering import BROADCAST, INLINE, Reduction, Scalar
 from xform.core import registry
 from xform.primitives import linalg as lp
 

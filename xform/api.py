@@ -9,9 +9,9 @@ import numpy as np
 
 from xform import tree
 from xform.backends import BACKENDS, executable
-from xform.core import (IR, EvalInterpreter, Tracer, Zero, _current, close_ir,
-                        current_interpreter, eval_ir, get_aval, trace_to_ir, typed_key)
-from xform.primitives.call import call
+from xform.core import (IR, Tracer, Zero, eval_ir, get_aval, instantiate, is_eager,
+                        trace_closed, typed_key)
+from xform.higher_order.call import call
 from xform.primitives.elementwise import convert, stop_gradient_p
 from xform.primitives.structural import reshape, slice_
 from xform.transforms.jvp import jvp_flat
@@ -26,8 +26,10 @@ def _static_args(args, static_argnums):
     return {a % n if n else a for a in static_argnums}
 
 
-def make_ir(fun: Callable, static_argnums=()) -> Callable[..., IR]:
-    """The traced IR of `fun` at the shapes and dtypes of the given arguments.
+def make_ir(fun: Callable, static_argnums=(), *, simplified: bool = False
+            ) -> Callable[..., IR]:
+    """The traced IR of `fun` at the shapes and dtypes of the given arguments; with
+    `simplified=True`, after the clean-up that `jit` applies (what `jit` runs).
 
     >>> import xform as xf, xform.numpy as xnp
     >>> print(xf.make_ir(lambda x: xnp.sin(x) * 2.0)(1.0))  # doctest: +NORMALIZE_WHITESPACE
@@ -47,11 +49,11 @@ def make_ir(fun: Callable, static_argnums=()) -> Callable[..., IR]:
             full = [a if i in static else next(rebuilt) for i, a in enumerate(args)]
             out_leaves, _ = tree.flatten(fun(*full))
             return out_leaves
-        ir, consts = trace_to_ir(flat_fun, avals, "make_ir")
-        if any(isinstance(c, Tracer) for c in consts):
+        ir, consts = trace_closed(flat_fun, avals, "make_ir")
+        if consts:
             raise TypeError("make_ir: the function closes over values traced by an enclosing "
                             "transformation; pass them as arguments instead")
-        return close_ir(ir, consts)
+        return simplify(ir) if simplified else ir
     return traced
 
 
@@ -118,11 +120,6 @@ def _check_differentiable(leaves, name):
                 "or leave it out of argnums.")
 
 
-def _zeros_to_arrays(cts, avals_of):
-    return [np.zeros(get_aval(p).shape, get_aval(p).dtype) if isinstance(c, Zero) else c
-            for c, p in zip(cts, avals_of)]
-
-
 # ----------------------------------------------------------------------------- forward mode
 
 def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
@@ -147,7 +144,7 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
           for p, t in zip(flat.leaves, t_leaves)]
     p_out, t_out = jvp_flat(flat, flat.leaves, ts)
     n = len(p_out) - flat.n_aux
-    t_out = _zeros_to_arrays(t_out[:n], p_out[:n])
+    t_out = list(map(instantiate, t_out[:n]))
     out, aux = flat.split(p_out)
     t_tree_out = tree.unflatten(flat.out_tree, t_out)
     return (out, t_tree_out, aux) if has_aux else (out, t_tree_out)
@@ -184,7 +181,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     _check_differentiable(flat.leaves, "vjp")
     p_out, backward = vjp_flat(flat, flat.leaves, flat.n_aux)
     out, aux = flat.split(p_out)
-    out_tree, in_tree, leaves = flat.out_tree, flat.in_tree, flat.leaves
+    out_tree, in_tree = flat.out_tree, flat.in_tree
     n = len(p_out) - flat.n_aux
 
     def vjp_fun(ct):
@@ -197,7 +194,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
                 raise TypeError(f"vjp_fun: a cotangent of shape {get_aval(c).shape} was given "
                                 f"for an output of shape {get_aval(o).shape}")
         ct_leaves = [_cast_like(c, o) for c, o in zip(ct_leaves, p_out[:n])]
-        cts = _zeros_to_arrays(backward(ct_leaves), leaves)
+        cts = list(map(instantiate, backward(ct_leaves)))
         return tuple(tree.unflatten(in_tree, cts))
     return (out, vjp_fun, aux) if has_aux else (out, vjp_fun)
 
@@ -234,7 +231,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
         # np.ones(shape, dtype), at a third of the cost for the usual 0-d output
         seed = np.array(1, out_aval.dtype) if out_aval.shape == () else \
             np.ones(out_aval.shape, out_aval.dtype)
-        cts = _zeros_to_arrays(backward([seed]), flat.leaves)
+        cts = list(map(instantiate, backward([seed])))
         grads = tree.unflatten(flat.in_tree, cts)
         out, aux = flat.split(p_out)
         g = tuple(grads) if many else grads[0]
@@ -350,7 +347,7 @@ def jacfwd(fun: Callable, argnums=0):
         def push(*ts):
             p_out, t_out = jvp_flat(flat, flat.leaves, list(ts), "jacfwd")
             out_shapes[:] = [get_aval(p).shape for p in p_out]
-            return _zeros_to_arrays(t_out, p_out)
+            return list(map(instantiate, t_out))
         cols = vmap_flat(push, tangents, [0] * len(tangents),
                          lambda: [-1] * len(out_shapes), n)
         blocks = []
@@ -383,7 +380,7 @@ def jacrev(fun: Callable, argnums=0):
                for o, a, b in zip(p_out, offsets[:-1], offsets[1:])]
 
         def pull(*c):
-            return _zeros_to_arrays(backward(list(c)), flat.leaves)
+            return list(map(instantiate, backward(list(c))))
         rows = vmap_flat(pull, cts, [0] * len(cts), [0] * len(flat.leaves), m)
         blocks = []
         for o, a, b in zip(p_out, offsets[:-1], offsets[1:]):
@@ -513,14 +510,8 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
             out_leaves, tree_def = tree.flatten(fun(*full, **kw))
             out_tree.append(tree_def)
             return out_leaves
-        ir, consts = trace_to_ir(flat_fun, [get_aval(x) for x in leaves], "jit")
         # Values closed over from an enclosing transformation become leading arguments.
-        traced = [i for i, c in enumerate(consts) if isinstance(c, Tracer)]
-        concrete = [i for i, c in enumerate(consts) if not isinstance(c, Tracer)]
-        ir = IR([ir.in_vars[i] for i in concrete + traced] + ir.in_vars[len(consts):],
-                ir.eqns, ir.outs)
-        ir = close_ir(ir, [consts[i] for i in concrete])
-        traced_consts = [consts[i] for i in traced]
+        ir, traced_consts = trace_closed(flat_fun, [get_aval(x) for x in leaves], "jit")
         return simplify(ir), out_tree[0], traced_consts
 
     fast: dict = {}  # signature of plain positional array/scalar arguments -> runner
@@ -530,7 +521,7 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
         if not kwargs and not static_nums:
             sig = _plain_signature(args)
             runner = fast.get(sig) if sig is not None else None
-            if runner is not None and type(_current.get()) is EvalInterpreter:
+            if runner is not None and is_eager():
                 return runner(args)
         static, nums, dynamic = split_static(args, kwargs)
         leaves, in_tree = tree.flatten(dynamic)
@@ -541,7 +532,7 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
             if not entry[2]:
                 cache[key] = entry
         ir, out_tree, traced_consts = entry
-        if traced_consts or type(current_interpreter()) is not EvalInterpreter:
+        if traced_consts or not is_eager():
             outs = call(ir, [*traced_consts, *leaves], name, backend)
             return tree.unflatten(out_tree, outs)
         exe = executable(ir, backend)

@@ -2,7 +2,7 @@
 
 Called plainly, each runs the user's function. Under a transformation, the function is traced
 once per signature into an IR and bound as one equation of a primitive from
-`xform.primitives.custom`, whose rules call the user's derivative rules (adapted here to flat
+`xform.higher_order.custom`, whose rules call the user's derivative rules (adapted here to flat
 lists of arrays, with the pytree plumbing and the checks of what the rules return).
 """
 from __future__ import annotations
@@ -17,20 +17,18 @@ from xform import tree
 from xform.core import (
     IR,
     ConcretizationError,
-    EvalInterpreter,
     Literal,
     Tracer,
     Var,
-    close_ir,
     concrete_or_none,
-    current_interpreter,
     get_aval,
+    is_eager,
     is_float_dtype,
-    trace_to_ir,
+    trace_closed,
     typed_key,
 )
-from xform.primitives.custom import Rule, custom_jvp_call, custom_vjp_call
-from xform.primitives.custom import remat as remat_call
+from xform.higher_order.custom import Rule, custom_jvp_call, custom_vjp_call
+from xform.higher_order.custom import remat as remat_call
 from xform.transforms.simplify import simplify
 
 __all__ = ["checkpoint", "custom_jvp", "custom_vjp", "remat"]
@@ -90,8 +88,8 @@ def _trace_primal(fun, sig: _Signature, kind: str, name: str, specialise: bool):
     """(closed IR over (*traced consts, *leaves), traced consts, output treedef, whether the IR
     holds for every argument value).
 
-    Tracing happens under the current interpreter, so values the function closes over that an
-    enclosing transformation traces become explicit leading inputs rather than escaping."""
+    Values the function closes over that an enclosing transformation traces become explicit
+    leading inputs rather than escaping."""
     out_tree = []
 
     def flat_fun(*leaves):
@@ -99,7 +97,7 @@ def _trace_primal(fun, sig: _Signature, kind: str, name: str, specialise: bool):
         out_tree.append(treedef)
         return out_leaves
     try:
-        ir, consts = trace_to_ir(flat_fun, sig.avals, f"{kind}({name})")
+        ir, consts = trace_closed(flat_fun, sig.avals, f"{kind}({name})")
     except ConcretizationError as e:
         ir = _specialised_ir(flat_fun, sig) if specialise else None
         if ir is None:
@@ -108,12 +106,7 @@ def _trace_primal(fun, sig: _Signature, kind: str, name: str, specialise: bool):
                 f"abstract arguments, so it cannot use their values in Python control flow. "
                 f"{e}") from None
         return ir, [], out_tree[-1], False
-    traced = [i for i, c in enumerate(consts) if isinstance(c, Tracer)]
-    concrete = [i for i, c in enumerate(consts) if not isinstance(c, Tracer)]
-    ir = IR([ir.in_vars[i] for i in concrete + traced] + ir.in_vars[len(consts):],
-            ir.eqns, ir.outs)
-    ir = simplify(close_ir(ir, [consts[i] for i in concrete]))
-    return ir, [consts[i] for i in traced], out_tree[0], True
+    return simplify(ir), consts, out_tree[0], True
 
 
 def _specialised_ir(flat_fun, sig: _Signature) -> IR | None:
@@ -144,10 +137,6 @@ def _staged(cache: dict, fun, sig: _Signature, kind: str, name: str, make_rules,
     if sig.key is not None and general and not consts:
         cache[sig.key] = entry
     return entry
-
-
-def _at_root() -> bool:
-    return type(current_interpreter()) is EvalInterpreter
 
 
 def _flat_like(value, want_tree, avals, what: str, strict_ints: bool = True) -> list:
@@ -213,7 +202,7 @@ class custom_jvp:
             raise TypeError(f"custom_jvp function {name} has no JVP rule; define one with "
                             f"@{name}.defjvp before calling it")
         args = _resolve_args(self.fun, args, kwargs, name)
-        if _at_root():
+        if is_eager():
             return self.fun(*args)
         sig = _Signature(args, self.nondiff_argnums, name, "nondiff_argnums")
         ir, consts, out_tree, rule = _staged(
@@ -279,7 +268,7 @@ class custom_vjp:
             raise TypeError(f"custom_vjp function {name} has no VJP rules; define them with "
                             f"{name}.defvjp(fwd, bwd) before calling it")
         args = _resolve_args(self.fun, args, kwargs, name)
-        if _at_root():
+        if is_eager():
             return self.fun(*args)
         sig = _Signature(args, self.nondiff_argnums, name, "nondiff_argnums")
         ir, consts, out_tree, (fwd, bwd) = _staged(
@@ -353,7 +342,7 @@ def checkpoint(fun: Callable, *, static_argnums=()) -> Callable:
     @functools.wraps(fun)
     def checkpointed(*args, **kwargs):
         args = _resolve_args(fun, args, kwargs, name)
-        if _at_root():
+        if is_eager():
             return fun(*args)
         sig = _Signature(args, static_argnums if isinstance(static_argnums, (tuple, list))
                          else (static_argnums,), name, "static_argnums")

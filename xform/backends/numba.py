@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from xform.backends import cache_dir
-from xform.backends.lowering import (BROADCAST, INLINE, Reduction, Scalar, dtype_expr,
+from xform.primitives.lowering import (BROADCAST, INLINE, Reduction, Scalar, dtype_expr,
                                      scalar_literal)
 from xform.core import IR, Eqn, Literal, ShapedArray, Var, at_root, eval_ir, is_float_dtype
 

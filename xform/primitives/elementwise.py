@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from xform.backends.lowering import Scalar
-from xform.core import Primitive, ShapedArray, Tracer, UndefinedPrimal, Zero, get_aval
+from xform.primitives.lowering import Scalar
+from xform.core import Primitive, ShapedArray, Tracer, UndefinedPrimal, Zero, batch_size, get_aval
 from xform.primitives import special_impl
 
 # ----------------------------------------------------------------------------- helpers
@@ -52,7 +52,7 @@ def _elementwise_vmap(prim):
     """Batching rule shared by every elementwise primitive: align batch dims at 0."""
     def rule(args, bdims, **params):
         from xform.primitives.structural import broadcast_in_dim, moveaxis
-        size = next(np.shape(a)[d] for a, d in zip(args, bdims) if d is not None)
+        size = batch_size(args, bdims)
         aligned = []
         for a, d in zip(args, bdims):
             if d is None:

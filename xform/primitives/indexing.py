@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.backends.lowering import from_flat
-from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, concrete_or_none, get_aval
+from xform.primitives.lowering import from_flat
+from xform.core import (Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size,
+                        concrete_or_none, get_aval)
 from xform.primitives.elementwise import eq, instantiate, select
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis
 
@@ -119,7 +120,7 @@ def _scatter_add_transpose(cts, x, idx, u):
 def _scatter_vmap(p):
     def rule(args, bdims):
         (x, idx, u), (dx, di, du) = args, bdims
-        size = next(np.shape(a)[d] for a, d in zip(args, bdims) if d is not None)
+        size = batch_size(args, bdims)
         if dx is None:
             shape = get_aval(x).shape
             x = broadcast_in_dim(x, (size, *shape), tuple(range(1, len(shape) + 1)))

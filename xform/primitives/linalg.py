@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.backends.lowering import from_flat
-from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, get_aval
+from xform.primitives.lowering import from_flat
+from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval
 from xform.primitives.elementwise import add, add_tangents, div, eq, mul, neg, select, sub
 from xform.primitives.reductions import reduce_sum
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis, slice_, transpose
@@ -225,7 +225,7 @@ def _batched_vmap(prim):
     """Batching rule for primitives that accept leading batch dimensions on every operand:
     move each batch dimension to the front, broadcasting operands that are not batched."""
     def rule(args, bdims, **params):
-        size = next(get_aval(a).shape[d] for a, d in zip(args, bdims) if d is not None)
+        size = batch_size(args, bdims)
         aligned = []
         for a, d in zip(args, bdims):
             if d is None:

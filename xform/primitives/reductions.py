@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.backends.lowering import Reduction, dtype_expr, from_flat, to_rows
+from xform.primitives.lowering import Reduction, dtype_expr, from_flat, to_rows
 from xform.core import Primitive, ShapedArray, Zero, get_aval
 from xform.primitives.elementwise import convert, div, eq, instantiate, mul, select
 from xform.primitives.structural import (broadcast_in_dim, concatenate, moveaxis, reshape,
