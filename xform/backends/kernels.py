@@ -52,7 +52,7 @@ def polygamma(n, x):
 
 @_jit
 def digamma(x):
-    return _polygamma64(0, np.float64(x))
+    return _polygamma64(np.int64(0), np.float64(x))  # typed, not literal: polygamma's code
 
 
 @_jit

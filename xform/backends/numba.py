@@ -239,9 +239,10 @@ def _reduction_update(kind: str, dtype, ref: str, value: str) -> list[str]:
     if dtype == np.bool_:
         op = "or" if kind == "max" else "and"
         return [f"{ref} = {ref} {op} {value}"]
-    cmp = ">" if kind == "max" else "<"
+    cmp = ">=" if kind == "max" else "<="
     nan = f" or {value} != {value}" if np.issubdtype(dtype, np.inexact) else ""
-    # NaN propagates: once the accumulator is NaN no comparison replaces it.
+    # NaN propagates: once the accumulator is NaN no comparison replaces it. Of equal values
+    # the last wins, as in numpy (it tells 0.0 from -0.0).
     return [f"if {value} {cmp} {ref}{nan}:", f"    {ref} = {value}"]
 
 

@@ -474,7 +474,10 @@ def eq(x, y): return eq_p.bind1(x, y)  # noqa: E704
 
 _MAX = "{0} if ({0} > {1} or {0} != {0}) else {1}"  # NaN-propagating, as np.maximum
 _MIN = "{0} if ({0} < {1} or {0} != {0}) else {1}"
-_SIGN = "{t}(1) if {0} > 0 else ({t}(-1) if {0} < 0 else {0})"  # keeps NaN, and unsigned >= 0
+# +0 for either zero and NaN for NaN, as np.sign (and unsigned values are never below zero).
+_SIGN = "{t}(1) if {0} > 0 else ({t}(-1) if {0} < 0 else ({t}(0) if {0} == 0 else {0}))"
+# The order as a typed int64, not a literal: one compiled kernel serves every order.
+_POLYGAMMA = "K.polygamma(np.int64({n}), {0})"
 
 
 def _integer_pow_numba(x, *, y, t):
@@ -482,6 +485,13 @@ def _integer_pow_numba(x, *, y, t):
         return f"{t}(1)"
     power = " * ".join([x] * abs(y)) if abs(y) <= 4 else f"{x} ** {abs(y)}"
     return f"({power})" if y > 0 else f"{t}(1) / ({power})"
+
+
+def _floordiv_numba(x, y, *, t):
+    # MIN // -1 overflows: numpy wraps it round to MIN, Numba's signed division gives 0.
+    if t.startswith("np.int"):
+        return f"(-{x} if {y} == -1 else {x} // {y})"
+    return f"{x} // {y}"
 
 
 def _vectorised(name: str, other: str | None = None):
@@ -510,14 +520,14 @@ for _p, _template in [
         (logistic_p, _vectorised("logistic", "{t}(1) / ({t}(1) + math.exp(-{0}))")),
         (erf_p, "math.erf({0})"),
         (lgamma_p, "math.lgamma({0})"), (digamma_p, "K.digamma({0})"),
-        (polygamma_p, "K.polygamma({n}, {0})"), (abs_p, "abs({0})"), (sign_p, _SIGN),
+        (polygamma_p, _POLYGAMMA), (abs_p, "abs({0})"), (sign_p, _SIGN),
         (floor_p, "np.floor({0})"), (ceil_p, "np.ceil({0})"), (round_p, "np.rint({0})"),
         (is_finite_p, "np.isfinite({0})"), (is_nan_p, "np.isnan({0})"),
         (not_p, "not {0}"), (stop_gradient_p, "{0}"),
         (integer_pow_p, _integer_pow_numba), (convert_p, "{0}"),
         (add_p, "{0} + {1}"), (sub_p, "{0} - {1}"), (mul_p, "{0} * {1}"), (div_p, "{0} / {1}"),
         (pow_p, "{0} ** {1}"), (max_p, _MAX), (min_p, _MIN),
-        (atan2_p, "math.atan2({0}, {1})"), (rem_p, "{0} % {1}"), (floordiv_p, "{0} // {1}"),
+        (atan2_p, "math.atan2({0}, {1})"), (rem_p, "{0} % {1}"), (floordiv_p, _floordiv_numba),
         (and_p, "bool({0}) and bool({1})"), (or_p, "bool({0}) or bool({1})"),
         (xor_p, "bool({0}) != bool({1})"), (eq_p, "{0} == {1}"), (ne_p, "{0} != {1}"),
         (lt_p, "{0} < {1}"), (le_p, "{0} <= {1}"), (gt_p, "{0} > {1}"), (ge_p, "{0} >= {1}"),

@@ -200,13 +200,15 @@ scatter_p.vmap = _scatter_vmap(scatter_p)
 
 
 def _rows_of_operand(em, x, k):
-    """`x` as a contiguous 2-D array: its first k dims flattened into rows."""
+    """`x` as a contiguous 2-D array: its first k dims flattened into rows. Also returns the
+    sizes of those dims as source for the kernels: a tuple of typed ints, not of literals,
+    so that one compiled kernel serves every shape."""
     shape = x.aval.shape
     rows = em.fresh("rows")
     m = int(np.prod(shape[:k], dtype=np.int64))
     n = int(np.prod(shape[k:], dtype=np.int64))
     em.line(f"{rows} = np.ascontiguousarray({x.expr}).reshape(({m}, {n}))")
-    return rows, shape[:k], n
+    return rows, f"({''.join(f'np.int64({d}), ' for d in shape[:k])})", n
 
 
 def _index_rows(em, idx):
@@ -221,8 +223,8 @@ def _gather_numba(em, ins, outs):
     (x, idx), (o,) = ins, outs
     rows, dims, _ = _rows_of_operand(em, x, idx.aval.shape[-1])
     flat = em.fresh("picked")
-    em.line(f"{flat} = {em.kernel('gather_rows')}({rows}, {_index_rows(em, idx)}, "
-            f"{tuple(dims)!r}).ravel()")
+    em.line(f"{flat} = {em.kernel('gather_rows')}({rows}, {_index_rows(em, idx)}, {dims})"
+            ".ravel()")
     from_flat(em, o, flat)
 
 
@@ -233,8 +235,9 @@ def _scatter_numba(accumulate):
         b = int(np.prod(idx.aval.shape[:-1], dtype=np.int64))
         updates = (f"np.full(({b}, {n}), {u.expr})" if u.aval.shape == () else
                    f"np.ascontiguousarray({u.expr}).reshape(({b}, {n}))")
+        # The flag as a typed bool, not a literal: one compiled kernel serves both rules.
         em.line(f"{o.expr} = {em.kernel('scatter_rows')}({rows}, {_index_rows(em, idx)}, "
-                f"{tuple(dims)!r}, {updates}, {accumulate}).reshape({x.aval.shape!r})")
+                f"{dims}, {updates}, np.bool_({accumulate})).reshape({x.aval.shape!r})")
     return rule
 
 
