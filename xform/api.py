@@ -9,11 +9,22 @@ import numpy as np
 
 from xform import tree
 from xform.backends import BACKENDS, executable
-from xform.core import (IR, Tracer, Zero, eval_ir, get_aval, instantiate, is_eager,
-                        trace_closed, typed_key)
+from xform.core import (
+    IR,
+    Tracer,
+    Zero,
+    eval_ir,
+    get_aval,
+    instantiate,
+    is_eager,
+    trace_closed,
+    typed_key,
+)
 from xform.higher_order.call import call
 from xform.primitives.elementwise import convert, stop_gradient_p
 from xform.primitives.structural import reshape, slice_
+from xform.transforms import verify
+from xform.transforms.flops import FlopCount, count_ir
 from xform.transforms.jvp import jvp_flat
 from xform.transforms.simplify import simplify
 from xform.transforms.vjp import linearize_flat, vjp_flat
@@ -53,9 +64,24 @@ def make_ir(fun: Callable, static_argnums=(), *, simplified: bool = False
         if consts:
             raise TypeError("make_ir: the function closes over values traced by an enclosing "
                             "transformation; pass them as arguments instead")
-        return simplify(ir) if simplified else ir
+        return simplify(ir) if simplified else verify.verify(ir) if verify.ENABLED else ir
     return traced
 
+
+
+def count_flops(fun: Callable, static_argnums=()) -> Callable[..., FlopCount]:
+    """The floating-point operations `fun` performs at these arguments, per primitive, looking
+    inside control flow, jitted and custom-rule functions (see `xform.transforms.flops`).
+
+    >>> import numpy as np, xform as xf
+    >>> xf.count_flops(lambda a, b: a @ b)(np.ones((4, 3)), np.ones((3, 5))).total
+    120
+    """
+    def counted(*args):
+        static = _static_args(args, static_argnums)
+        return count_ir(make_ir(fun, static_argnums)(*args),
+                        tree.leaves([a for i, a in enumerate(args) if i not in static]))
+    return counted
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -514,6 +540,18 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
         ir, traced_consts = trace_closed(flat_fun, [get_aval(x) for x in leaves], "jit")
         return simplify(ir), out_tree[0], traced_consts
 
+    def traced(args, kwargs):
+        """(simplified IR, output treedef, traced consts) for these arguments, and their leaves."""
+        static, nums, dynamic = split_static(args, kwargs)
+        leaves, in_tree = tree.flatten(dynamic)
+        key = (in_tree, static, tuple(_signature(x) for x in leaves))
+        entry = cache.get(key)
+        if entry is None:
+            entry = trace(args, kwargs, nums, dynamic, leaves, in_tree)
+            if not entry[2]:
+                cache[key] = entry
+        return entry, leaves
+
     fast: dict = {}  # signature of plain positional array/scalar arguments -> runner
 
     def jitted(*args, **kwargs):
@@ -523,15 +561,7 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
             runner = fast.get(sig) if sig is not None else None
             if runner is not None and is_eager():
                 return runner(args)
-        static, nums, dynamic = split_static(args, kwargs)
-        leaves, in_tree = tree.flatten(dynamic)
-        key = (in_tree, static, tuple(_signature(x) for x in leaves))
-        entry = cache.get(key)
-        if entry is None:
-            entry = trace(args, kwargs, nums, dynamic, leaves, in_tree)
-            if not entry[2]:
-                cache[key] = entry
-        ir, out_tree, traced_consts = entry
+        (ir, out_tree, traced_consts), leaves = traced(args, kwargs)
         if traced_consts or not is_eager():
             outs = call(ir, [*traced_consts, *leaves], name, backend)
             return tree.unflatten(out_tree, outs)
@@ -541,7 +571,54 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
             # After the first call a compiled program's `run` is its final wrapper.
             fast[sig] = _runner(getattr(exe, "run", exe), out_tree)
         return tree.unflatten(out_tree, outs)
+
+    def lower(*args, **kwargs) -> Lowered:
+        """What this function runs for these arguments: `.ir`, `.source`, `.compile()`."""
+        (ir, out_tree, traced_consts), _ = traced(args, kwargs)
+        if traced_consts:
+            raise TypeError(f"jit of {name}: lower() was called on a function that closes over "
+                            "values traced by an enclosing transformation; call it outside")
+        return Lowered(ir, backend, out_tree, lambda *a, **k: traced(a, k)[1])
+    jitted.lower = lower
     jitted.__wrapped__ = fun
     jitted.__name__ = name
     jitted.__doc__ = fun.__doc__
     return jitted
+
+
+class Lowered:
+    """One signature of a jitted function: the IR it runs (simplified, as `print(lowered.ir)`
+    shows), the Numba source generated from it (its comments name variables as the IR
+    printer does), and `compile()`, which compiles now rather than at the first call.
+
+    >>> import numpy as np, xform as xf, xform.numpy as xnp
+    >>> lowered = xf.jit(lambda x: xnp.sin(x) * 2.0).lower(np.ones(3))
+    >>> print(lowered.ir)  # doctest: +NORMALIZE_WHITESPACE
+    { lambda a:f64[3] . let
+        b:f64[3] = sin a
+        c:f64[3] = mul b 2.0:f64[]
+      in (c) }
+    >>> float(lowered.compile()(np.zeros(3))[0])
+    0.0
+    """
+
+    def __init__(self, ir: IR, backend: str, out_tree, flatten_args: Callable):
+        self.ir, self.backend = ir, backend
+        self._out_tree, self._flatten_args = out_tree, flatten_args
+
+    @property
+    def source(self) -> str:
+        """The generated Python source that Numba compiles."""
+        from xform.backends.codegen import generate
+        return generate(self.ir)[0]
+
+    def compile(self) -> Callable:
+        """The compiled program (compiled, or loaded from the disk cache, now), as a function
+        of the same arguments as the jitted function."""
+        exe = executable(self.ir, self.backend)
+        getattr(exe, "compile", lambda: None)()
+        out_tree, flatten_args = self._out_tree, self._flatten_args
+
+        def compiled(*args, **kwargs):
+            return tree.unflatten(out_tree, exe(flatten_args(*args, **kwargs)))
+        return compiled

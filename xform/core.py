@@ -8,7 +8,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-
 # ----------------------------------------------------------------------------- abstract values
 
 class ShapedArray:
@@ -175,7 +174,10 @@ class Primitive:
     Rules: `impl(*arrays, **params) -> list`, `abstract_eval(*avals, **params) -> list`,
     `jvp(primals, tangents, **params) -> (primals_out, tangents_out)`,
     `transpose(cts_out, *inputs, **params) -> cts_in` (linear inputs are `UndefinedPrimal`),
-    `vmap(args, bdims, **params) -> (outs, out_bdims)`, `numba` (lowering).
+    `vmap(args, bdims, **params) -> (outs, out_bdims)`, `numba` (lowering); and for a
+    higher-order primitive `inline(*arrays, **params) -> list`, its meaning on concrete values
+    by binding the equations of the IRs in its params in the current interpreter, so that a
+    concrete interpretation (a flop counter, a trace table) sees inside it.
     """
 
     def __init__(self, name: str):
@@ -186,6 +188,7 @@ class Primitive:
         self.transpose: Callable | None = None
         self.vmap: Callable | None = None
         self.numba: Callable | None = None
+        self.inline: Callable | None = None
         registry[name] = self
 
     def __repr__(self):
@@ -438,7 +441,15 @@ class Tracer:
     def __repr__(self):
         return f"{type(self).__name__}<{self.interp.name}>({self.aval})"
 
-    # Operators and array methods are attached by xform.numpy, which defines their semantics.
+    # Operators and array methods come from xform.numpy (see define_tracer_methods), which
+    # defines their semantics; derivative rules use the strict ops of the primitives instead.
+
+
+def define_tracer_methods(methods: dict) -> None:
+    """The one hook through which the numpy layer gives traced values their operators, array
+    methods and numpy protocols (core cannot import it: it sits above core)."""
+    for name, fn in methods.items():
+        setattr(Tracer, name, fn)
 
 
 def concrete_or_none(x):
@@ -504,13 +515,10 @@ class TraceInterpreter(Interpreter):
             if isinstance(a, TraceTracer) and a.interp is self:
                 break
         else:  # none of the operands is ours: evaluate in the parent
-            if type(self.parent) is EvalInterpreter:  # the common eager case, without a detour
-                return self.parent.process(prim, args, params)
-            token = _current.set(self.parent)
-            try:
+            if self.parent is _root:  # the common eager case, without a detour
+                return _root.process(prim, args, params)
+            with using(self.parent):
                 return prim.bind(*args, **params)
-            finally:
-                _current.reset(token)
         inputs = [self.atom(a) for a in args]
         abstract_eval = prim.abstract_eval or prim.rule("abstract_eval")
         outs = list(map(Var, abstract_eval(*[a.aval for a in inputs], **params)))
@@ -590,7 +598,7 @@ def close_ir(ir: IR, consts: list) -> IR:
 # The text form of an IR: typed binders, one equation a line, sorted params, nested IRs
 # indented.
 
-class _Names:
+class VarNames:
     """Hands out short names a, b, ..., z, ba, bb, ... in order of first appearance."""
 
     def __init__(self):
@@ -610,14 +618,14 @@ class _Names:
         return name
 
 
-def _literal(lit: Literal) -> str:
+def literal_text(lit: Literal) -> str:
     val = np.asarray(lit.val)
     if val.ndim == 0:
         return f"{val.item()!r}:{lit.aval}"
     return f"const:{lit.aval}"
 
 
-def _param(value, indent: int, names: _Names) -> str:
+def _param(value, indent: int, names: VarNames) -> str:
     if isinstance(value, IR):
         body = format_ir(value, indent + 4, names)
         return "\n" + body
@@ -630,12 +638,12 @@ def _param(value, indent: int, names: _Names) -> str:
     return repr(value)
 
 
-def format_ir(ir: IR, indent: int = 0, names: _Names | None = None) -> str:
-    names = names or _Names()
+def format_ir(ir: IR, indent: int = 0, names: VarNames | None = None) -> str:
+    names = names or VarNames()
     pad = " " * indent
 
     def atom(a) -> str:
-        return _literal(a) if isinstance(a, Literal) else names(a)
+        return literal_text(a) if isinstance(a, Literal) else names(a)
 
     def binder(v: Var) -> str:
         return f"{names(v)}:{v.aval}"

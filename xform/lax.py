@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+import xform.numpy as xnp
 from xform import tree
 from xform.core import ShapedArray, Tracer, eval_ir, get_aval, trace_closed
-from xform.numpy._core import cast, result_dtype, wrap
 from xform.higher_order.control import cond_p, scan_p, while_p
-from xform.transforms.derive import with_inputs
 from xform.primitives.elementwise import convert
+from xform.transforms.derive import with_inputs
 from xform.transforms.simplify import simplify
 
 __all__ = ["cond", "fori_loop", "scan", "switch", "while_loop"]
@@ -50,7 +50,7 @@ def _flatten(operands):
 
 def _outputs(treedef, leaves):
     """Unflatten results; concrete ones as xform.numpy arrays (so `.at` works on them)."""
-    return tree.unflatten(treedef, [x if isinstance(x, Tracer) else wrap(np.asarray(x))
+    return tree.unflatten(treedef, [x if isinstance(x, Tracer) else xnp.asarray(x)
                                     for x in leaves])
 
 
@@ -208,7 +208,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     6.5
     """
     _check_callable(body_fun, "fori_loop's body_fun")
-    dtype = result_dtype(lower, upper)
+    dtype = xnp.result_type(lower, upper)
     if not np.issubdtype(dtype, np.integer):
         raise TypeError(f"fori_loop bounds must be integers, got dtype {dtype}")
     if not isinstance(lower, Tracer) and not isinstance(upper, Tracer):
@@ -218,12 +218,12 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         (_, out), _ = scan(step, (np.asarray(lower, dtype), init_val), None,
                            length=max(0, int(upper) - int(lower)))
         return out
-    hi = cast(upper, dtype)
+    hi = xnp.asarray(upper, dtype)
 
     def body(carry):
         i, x = carry
         return i + 1, body_fun(i, x)
-    _, out = while_loop(lambda carry: carry[0] < hi, body, (cast(lower, dtype), init_val))
+    _, out = while_loop(lambda carry: carry[0] < hi, body, (xnp.asarray(lower, dtype), init_val))
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from xform.core import IR, Primitive, Zero
+from xform.core import IR, Primitive, Zero, eval_ir
 from xform.primitives.lowering import INLINE
 from xform.transforms.derive import batch_call, linearize_ir, transpose_call
 
@@ -53,6 +53,7 @@ def _call_vmap(args, bdims, *, ir, name, backend):
 
 
 call_p.impl = _call_impl
+call_p.inline = lambda *args, ir, name, backend: eval_ir(ir, list(args))
 call_p.abstract_eval = _call_abstract_eval
 call_p.jvp = _call_jvp
 call_p.transpose = _call_transpose

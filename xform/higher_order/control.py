@@ -16,14 +16,36 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import (IR, Literal, Primitive, ShapedArray, UndefinedPrimal, Zero, at_root,
-                        batch_size, eval_ir, get_aval, instantiate, is_float_dtype, zeros_like_aval)
+from xform.core import (
+    IR,
+    Literal,
+    Primitive,
+    ShapedArray,
+    UndefinedPrimal,
+    Zero,
+    at_root,
+    batch_size,
+    eval_ir,
+    get_aval,
+    instantiate,
+    is_float_dtype,
+    zeros_like_aval,
+)
 from xform.primitives.elementwise import add, eq, max_p, min_p, select
-from xform.primitives.reductions import reduce_max
 from xform.primitives.lowering import dtype_expr
+from xform.primitives.reductions import reduce_max
 from xform.primitives.structural import broadcast_in_dim, moveaxis
-from xform.transforms.derive import (closed, derived, jvp_ir, linearize_ir, nonzero_tangents,
-                                     reorder, transpose_ir, vmap_ir, with_inputs)
+from xform.transforms.derive import (
+    closed,
+    derived,
+    jvp_ir,
+    linearize_ir,
+    nonzero_tangents,
+    reorder,
+    transpose_ir,
+    vmap_ir,
+    with_inputs,
+)
 from xform.transforms.simplify import dce
 from xform.transforms.vjp import backward_pass
 from xform.transforms.vmap import move_to
@@ -69,10 +91,16 @@ def _float_or_zero(ts, outs) -> list:
 
 # ----------------------------------------------------------------------------- cond
 
-def _cond_impl(index, *ops, branches):
-    i = int(np.clip(index, 0, len(branches) - 1))
-    with at_root():
-        return [np.asarray(o) for o in eval_ir(branches[i], list(ops))]
+def _cond_inline(index, *ops, branches):
+    return eval_ir(branches[int(np.clip(index, 0, len(branches) - 1))], list(ops))
+
+
+def _at_root(inline):
+    """The impl of a higher-order primitive: its inline rule run by the root interpreter."""
+    def impl(*args, **params):
+        with at_root():
+            return [np.asarray(o) for o in inline(*args, **params)]
+    return impl
 
 
 def _cond_abstract_eval(index, *ops, branches):
@@ -170,7 +198,8 @@ def _cond_vmap(args, bdims, *, branches):
     return outs, [0] * n_out
 
 
-cond_p.impl = _cond_impl
+cond_p.inline = _cond_inline
+cond_p.impl = _at_root(_cond_inline)
 cond_p.abstract_eval = _cond_abstract_eval
 cond_p.jvp = _cond_jvp
 cond_p.transpose = _cond_transpose
@@ -179,12 +208,11 @@ cond_p.vmap = _cond_vmap
 
 # ----------------------------------------------------------------------------- while
 
-def _while_impl(*args, cond_ir, body_ir, n_cond_consts, n_body_consts):
+def _while_inline(*args, cond_ir, body_ir, n_cond_consts, n_body_consts):
     cc, bc, carry = _split(args, n_cond_consts, n_body_consts)
-    with at_root():
-        while bool(eval_ir(cond_ir, [*cc, *carry])[0]):
-            carry = eval_ir(body_ir, [*bc, *carry])
-    return [np.asarray(c) for c in carry]
+    while bool(eval_ir(cond_ir, [*cc, *carry])[0]):
+        carry = eval_ir(body_ir, [*bc, *carry])
+    return carry
 
 
 def _while_abstract_eval(*avals, cond_ir, body_ir, n_cond_consts, n_body_consts):
@@ -293,7 +321,8 @@ def _while_vmap(args, bdims, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
     return outs, [0 if b else None for b in carry_b]
 
 
-while_p.impl = _while_impl
+while_p.inline = _while_inline
+while_p.impl = _at_root(_while_inline)
 while_p.abstract_eval = _while_abstract_eval
 while_p.jvp = _while_jvp
 while_p.transpose = _while_transpose
@@ -302,17 +331,16 @@ while_p.vmap = _while_vmap
 
 # ----------------------------------------------------------------------------- scan
 
-def _scan_impl(*args, body_ir, length, reverse, n_consts, n_carry):
+def _scan_inline(*args, body_ir, length, reverse, n_consts, n_carry):
     consts, carry, xs = _split(args, n_consts, n_carry)
     xs = [np.asarray(x) for x in xs]
     ys = [np.empty((length, *a.shape), a.dtype) for a in body_ir.out_avals[n_carry:]]
-    with at_root():
-        for i in (range(length - 1, -1, -1) if reverse else range(length)):
-            outs = eval_ir(body_ir, [*consts, *carry, *(x[i] for x in xs)])
-            carry = outs[:n_carry]
-            for y, o in zip(ys, outs[n_carry:]):
-                y[i] = o
-    return [*(np.asarray(c) for c in carry), *ys]
+    for i in (range(length - 1, -1, -1) if reverse else range(length)):
+        outs = eval_ir(body_ir, [*consts, *carry, *(x[i] for x in xs)])
+        carry = outs[:n_carry]
+        for y, o in zip(ys, outs[n_carry:]):
+            y[i] = o
+    return [*carry, *ys]
 
 
 def _scan_abstract_eval(*avals, body_ir, length, reverse, n_consts, n_carry):
@@ -443,7 +471,8 @@ def _scan_vmap(args, bdims, *, body_ir, length, reverse, n_consts, n_carry):
     return outs, [*(0 if b else None for b in b_k), *(1 if b else None for b in out_b[n_carry:])]
 
 
-scan_p.impl = _scan_impl
+scan_p.inline = _scan_inline
+scan_p.impl = _at_root(_scan_inline)
 scan_p.abstract_eval = _scan_abstract_eval
 scan_p.jvp = _scan_jvp
 scan_p.transpose = _scan_transpose

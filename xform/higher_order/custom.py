@@ -15,8 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xform.core import (IR, Primitive, UndefinedPrimal, Zero, batch_size, eval_ir, instantiate,
-                        is_float_dtype)
+from xform.core import (
+    IR,
+    Primitive,
+    UndefinedPrimal,
+    Zero,
+    batch_size,
+    eval_ir,
+    instantiate,
+    is_float_dtype,
+)
 from xform.primitives.lowering import INLINE
 from xform.primitives.reductions import reduce_sum
 from xform.transforms.derive import batch_call, jvp_ir, transpose_call
@@ -131,7 +139,7 @@ def _custom_jvp_call_transpose(cts, *args, ir, jvp, num_consts, name):
     return transpose_call(ir, args, cts, eval_ir)
 
 
-custom_jvp_call_p.impl = _run_ir
+custom_jvp_call_p.impl = custom_jvp_call_p.inline = _run_ir
 custom_jvp_call_p.abstract_eval = _custom_jvp_call_abstract_eval
 custom_jvp_call_p.jvp = _custom_jvp_call_jvp
 custom_jvp_call_p.transpose = _custom_jvp_call_transpose
@@ -196,7 +204,7 @@ def _custom_vjp_call_vmap(args, bdims, *, ir, fwd, bwd, num_consts, name):
     return batch_call(ir, args, bdims, run)
 
 
-custom_vjp_call_p.impl = _run_ir
+custom_vjp_call_p.impl = custom_vjp_call_p.inline = _run_ir
 custom_vjp_call_p.abstract_eval = _custom_vjp_call_abstract_eval
 custom_vjp_call_p.jvp = _custom_vjp_call_jvp
 custom_vjp_call_p.vmap = _custom_vjp_call_vmap
@@ -291,7 +299,7 @@ def _remat_vmap(args, bdims, *, ir, name):
     return batch_call(ir, args, bdims, lambda b_ir, ops: remat(ops, ir=b_ir, name=name))
 
 
-remat_p.impl = _run_ir
+remat_p.impl = remat_p.inline = _run_ir
 remat_p.abstract_eval = _remat_abstract_eval
 remat_p.jvp = _remat_jvp
 remat_p.transpose = _remat_transpose

@@ -158,8 +158,9 @@ def broadcast_to_shape(x, shape):
     return broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
 
 
-def broadcast_operands(*args):
-    """Broadcast all operands to their common shape, reporting the shapes when they clash."""
+def broadcast_operands(*args, keep_scalars: bool = False):
+    """Broadcast all operands to their common shape, reporting the shapes when they clash;
+    with `keep_scalars`, 0-d operands stay 0-d (elementwise primitives broadcast those)."""
     shapes = [shape_of(a) for a in args]
     if shapes.count(shapes[0]) == len(shapes):
         return list(args)
@@ -168,7 +169,8 @@ def broadcast_operands(*args):
     except ValueError:
         raise ValueError("operands could not be broadcast together with shapes "
                          + " ".join(str(s) for s in shapes)) from None
-    return [broadcast_to_shape(a, shape) for a in args]
+    return [a if keep_scalars and s == () else broadcast_to_shape(a, shape)
+            for a, s in zip(args, shapes)]
 
 
 def ufunc_apply(ufunc, prim, *args):
@@ -178,7 +180,7 @@ def ufunc_apply(ufunc, prim, *args):
         return wrap(ufunc(*args))
     dtypes = loop_dtypes(ufunc, *args)
     ops = [cast(a, dt) for a, dt in zip(args, dtypes)]
-    out = prim.bind1(*(broadcast_operands(*ops) if len(ops) > 1 else ops))
+    out = prim.bind1(*(broadcast_operands(*ops, keep_scalars=True) if len(ops) > 1 else ops))
     return cast(out, dtypes[-1])
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import Tracer
 from xform.numpy._core import (
     broadcast_to_shape,
     cast,

@@ -257,7 +257,7 @@ def where(condition, x=None, y=None, /):
         return wrap(np.where(condition, x, y))
     dt = result_dtype(x, y)
     cond = cast(condition, np.bool_)
-    c, a, b = broadcast_operands(cond, cast(x, dt), cast(y, dt))
+    c, a, b = broadcast_operands(cond, cast(x, dt), cast(y, dt), keep_scalars=True)
     return ew.select(c, a, b)
 
 

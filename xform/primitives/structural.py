@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-from xform.primitives.lowering import BROADCAST
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval
+from xform.primitives.lowering import BROADCAST
 
 
 def _linear_jvp(p: Primitive):
