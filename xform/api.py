@@ -9,17 +9,8 @@ import numpy as np
 
 from xform import tree
 from xform.backends import BACKENDS, executable
-from xform.core import (
-    IR,
-    Tracer,
-    Zero,
-    eval_ir,
-    get_aval,
-    instantiate,
-    is_eager,
-    trace_closed,
-    typed_key,
-)
+from xform.core import (IR, Tracer, Zero, eval_ir, get_aval, instantiate, is_eager, trace_closed,
+                        typed_key)
 from xform.higher_order.call import call
 from xform.primitives.elementwise import convert, stop_gradient_p
 from xform.primitives.structural import reshape, slice_
@@ -351,74 +342,55 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None):
 
 # ----------------------------------------------------------------------------- Jacobians
 
-def _jac_assemble(blocks, out_tree, in_tree):
-    return tree.unflatten(out_tree, [tree.unflatten(in_tree, row) for row in blocks])
+def _unit_seeds(values):
+    """The unit vectors of the concatenated (flattened) `values`, split into one stacked array
+    shaped like each value: the seeds of a batched jvp or vjp. Also each value's span."""
+    sizes = [get_aval(v).size for v in values]
+    n = sum(sizes)
+    eye = np.eye(n, dtype=np.result_type(*[get_aval(v).dtype for v in values]))
+    spans = list(zip(np.cumsum([0, *sizes])[:-1], np.cumsum(sizes)))
+    return [eye[:, a:b].reshape((n, *get_aval(v).shape)).astype(get_aval(v).dtype)
+            for v, (a, b) in zip(values, spans)], spans, n
 
 
-def jacfwd(fun: Callable, argnums=0):
-    """The Jacobian by forward mode: one batched jvp over the input basis.
-    Each block has shape out.shape + in.shape."""
-    def jac(*args):
-        nums, many = _argnums(argnums, len(args), "jacfwd")
-        flat = _Flattened(fun, args, {}, nums)
-        _check_differentiable(flat.leaves, "jacfwd")
-        sizes = [get_aval(x).size for x in flat.leaves]
-        n = sum(sizes)
-        basis = np.eye(n, dtype=np.result_type(*[get_aval(x).dtype for x in flat.leaves]))
-        offsets = np.cumsum([0, *sizes])
-        tangents = [basis[:, a:b].reshape((n, *get_aval(x).shape)).astype(get_aval(x).dtype)
-                    for x, a, b in zip(flat.leaves, offsets[:-1], offsets[1:])]
-        out_shapes = []
+def _jacobian(fun, argnums, args, mode: str):
+    """The Jacobian blocks, out.shape + in.shape each, in the output and input pytrees."""
+    nums, many = _argnums(argnums, len(args), mode)
+    flat = _Flattened(fun, args, {}, nums)
+    _check_differentiable(flat.leaves, mode)
+    xs = [get_aval(x).shape for x in flat.leaves]
+    if mode == "jacfwd":
+        seeds, x_spans, n = _unit_seeds(flat.leaves)
+        outs = []
 
         def push(*ts):
             p_out, t_out = jvp_flat(flat, flat.leaves, list(ts), "jacfwd")
-            out_shapes[:] = [get_aval(p).shape for p in p_out]
+            outs[:] = [get_aval(p).shape for p in p_out]
             return list(map(instantiate, t_out))
-        cols = vmap_flat(push, tangents, [0] * len(tangents),
-                         lambda: [-1] * len(out_shapes), n)
-        blocks = []
-        for oshape, col in zip(out_shapes, cols):
-            blocks.append([reshape(slice_(col, (0,) * len(oshape) + (a,), (*oshape, b)),
-                                   (*oshape, *get_aval(x).shape))
-                           for x, a, b in zip(flat.leaves, offsets[:-1], offsets[1:])])
-        return _jac_assemble(blocks, flat.out_tree, _in_structure(args, nums, many))
-    return jac
+        cols = vmap_flat(push, seeds, [0] * len(seeds), lambda: [-1] * len(outs), n)
+        blocks = [[reshape(slice_(col, (0,) * len(o) + (a,), (*o, b)), (*o, *x))
+                   for x, (a, b) in zip(xs, x_spans)] for o, col in zip(outs, cols)]
+    else:
+        p_out, backward = vjp_flat(flat, flat.leaves, 0, "jacrev")
+        seeds, o_spans, m = _unit_seeds(p_out)
+        rows = vmap_flat(lambda *c: list(map(instantiate, backward(list(c)))), seeds,
+                         [0] * len(seeds), [0] * len(xs), m)
+        blocks = [[reshape(slice_(r, (a, *(0,) * len(x)), (b, *x)), (*get_aval(o).shape, *x))
+                   for x, r in zip(xs, rows)] for o, (a, b) in zip(p_out, o_spans)]
+    in_tree = tree.structure(tuple(args[i] for i in nums) if many else args[nums[0]])
+    return tree.unflatten(flat.out_tree, [tree.unflatten(in_tree, row) for row in blocks])
 
 
-def _in_structure(args, nums, many):
-    return tree.structure(tuple(args[i] for i in nums)) if many else tree.structure(args[nums[0]])
+def jacfwd(fun: Callable, argnums=0):
+    """The Jacobian by forward mode: one batched jvp over the input basis. Each block has
+    shape out.shape + in.shape."""
+    return lambda *args: _jacobian(fun, argnums, args, "jacfwd")
 
 
 def jacrev(fun: Callable, argnums=0):
-    """The Jacobian by reverse mode: one batched backward pass over the output basis.
-    Each block has shape out.shape + in.shape."""
-    def jac(*args):
-        nums, many = _argnums(argnums, len(args), "jacrev")
-        flat = _Flattened(fun, args, {}, nums)
-        _check_differentiable(flat.leaves, "jacrev")
-        p_out, backward = vjp_flat(flat, flat.leaves, 0, "jacrev")
-        sizes = [get_aval(o).size for o in p_out]
-        m = sum(sizes)
-        dtype = np.result_type(*[get_aval(o).dtype for o in p_out])
-        basis = np.eye(m, dtype=dtype)
-        offsets = np.cumsum([0, *sizes])
-        cts = [basis[:, a:b].reshape((m, *get_aval(o).shape)).astype(get_aval(o).dtype)
-               for o, a, b in zip(p_out, offsets[:-1], offsets[1:])]
-
-        def pull(*c):
-            return list(map(instantiate, backward(list(c))))
-        rows = vmap_flat(pull, cts, [0] * len(cts), [0] * len(flat.leaves), m)
-        blocks = []
-        for o, a, b in zip(p_out, offsets[:-1], offsets[1:]):
-            oshape = get_aval(o).shape
-            row = []
-            for x, r in zip(flat.leaves, rows):
-                xshape = get_aval(x).shape
-                part = slice_(r, (a, *(0,) * len(xshape)), (b, *xshape))
-                row.append(reshape(part, (*oshape, *xshape)))
-            blocks.append(row)
-        return _jac_assemble(blocks, flat.out_tree, _in_structure(args, nums, many))
-    return jac
+    """The Jacobian by reverse mode: one batched backward pass over the output basis. Each
+    block has shape out.shape + in.shape."""
+    return lambda *args: _jacobian(fun, argnums, args, "jacrev")
 
 
 def hessian(fun: Callable, argnums=0):

@@ -16,14 +16,8 @@ from typing import NamedTuple
 import numpy as np
 
 from xform.core import IR, Eqn, Literal, ShapedArray, Var, VarNames, is_float_dtype, literal_text
-from xform.primitives.lowering import (
-    BROADCAST,
-    INLINE,
-    Reduction,
-    Scalar,
-    dtype_expr,
-    scalar_literal,
-)
+from xform.primitives.lowering import (BROADCAST, INLINE, Reduction, Scalar, dtype_expr,
+                                       scalar_literal)
 
 
 class Unsupported(NotImplementedError):

@@ -16,36 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import (
-    IR,
-    Literal,
-    Primitive,
-    ShapedArray,
-    UndefinedPrimal,
-    Zero,
-    at_root,
-    batch_size,
-    eval_ir,
-    get_aval,
-    instantiate,
-    is_float_dtype,
-    zeros_like_aval,
-)
+from xform.core import (IR, Literal, Primitive, ShapedArray, UndefinedPrimal, Zero, at_root,
+                        batch_size, eval_ir, get_aval, instantiate, is_float_dtype, zeros_like_aval)
 from xform.primitives.elementwise import add, eq, max_p, min_p, select
 from xform.primitives.lowering import dtype_expr
 from xform.primitives.reductions import reduce_max
 from xform.primitives.structural import broadcast_in_dim, moveaxis
-from xform.transforms.derive import (
-    closed,
-    derived,
-    jvp_ir,
-    linearize_ir,
-    nonzero_tangents,
-    reorder,
-    transpose_ir,
-    vmap_ir,
-    with_inputs,
-)
+from xform.transforms.derive import (closed, derived, jvp_ir, linearize_ir, nonzero_tangents,
+                                     reorder, transpose_ir, vmap_ir, with_inputs)
 from xform.transforms.simplify import dce
 from xform.transforms.vjp import backward_pass
 from xform.transforms.vmap import move_to

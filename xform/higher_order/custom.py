@@ -15,16 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xform.core import (
-    IR,
-    Primitive,
-    UndefinedPrimal,
-    Zero,
-    batch_size,
-    eval_ir,
-    instantiate,
-    is_float_dtype,
-)
+from xform.core import (IR, Primitive, UndefinedPrimal, Zero, batch_size, eval_ir, instantiate,
+                        is_float_dtype)
 from xform.primitives.lowering import INLINE
 from xform.primitives.reductions import reduce_sum
 from xform.transforms.derive import batch_call, jvp_ir, transpose_call
@@ -216,30 +208,14 @@ custom_vjp_call_p.numba = INLINE
 custom_vjp_lin_p = Primitive("custom_vjp_lin")
 
 
-def _forward_mode_error(name):
-    return TypeError(
+def _forward_mode(*args, name, **_):
+    """Every rule that would run this linear map forward (impl: linearize's f_jvp; jvp;
+    vmap: jacfwd; numba: jvp of a jit) says that a custom_vjp function has no forward mode."""
+    raise TypeError(
         f"can't apply forward-mode differentiation (jvp, jacfwd, linearize's f_jvp) to the "
         f"custom_vjp function {name}: a custom_vjp rule only defines reverse mode. Use "
         "xf.grad / xf.vjp / xf.jacrev, or define the derivative with xf.custom_jvp, which "
         "supports both modes.")
-
-
-def _custom_vjp_lin_impl(*args, name, **_):
-    raise _forward_mode_error(name)
-
-
-def _custom_vjp_lin_jvp(primals, tangents, *, name, **_):
-    raise _forward_mode_error(name)
-
-
-def _custom_vjp_lin_vmap(args, bdims, *, name, **_):
-    # Batching this linear map only happens when it is evaluated forward (jacfwd).
-    raise _forward_mode_error(name)
-
-
-def _custom_vjp_lin_numba(em, ins, outs, *, name, **_):
-    # Compiling this linear map only happens when it is evaluated forward (jvp of a jit).
-    raise _forward_mode_error(name)
 
 
 def _custom_vjp_lin_abstract_eval(*avals, num_res, bwd, res_tree, out_avals, name):
@@ -256,12 +232,10 @@ def _custom_vjp_lin_transpose(cts, *args, num_res, bwd, res_tree, out_avals, nam
                                for a, ct in zip(lin, cts_in)]
 
 
-custom_vjp_lin_p.impl = _custom_vjp_lin_impl
+custom_vjp_lin_p.impl = custom_vjp_lin_p.jvp = custom_vjp_lin_p.vmap = _forward_mode
+custom_vjp_lin_p.numba = _forward_mode
 custom_vjp_lin_p.abstract_eval = _custom_vjp_lin_abstract_eval
-custom_vjp_lin_p.jvp = _custom_vjp_lin_jvp
 custom_vjp_lin_p.transpose = _custom_vjp_lin_transpose
-custom_vjp_lin_p.vmap = _custom_vjp_lin_vmap
-custom_vjp_lin_p.numba = _custom_vjp_lin_numba
 
 
 # ----------------------------------------------------------------------------- remat

@@ -12,15 +12,8 @@ import numpy as np
 
 from xform import api, tree
 from xform.backends import BACKENDS
-from xform.optim.transforms import (
-    GradientTransformation,
-    adam,
-    apply_updates,
-    check_learning_rate,
-    check_number,
-    global_norm,
-    sgd,
-)
+from xform.optim.transforms import (GradientTransformation, adam, apply_updates,
+                                    check_learning_rate, check_number, global_norm, sgd)
 
 __all__ = ["OptimizeResult", "minimize"]
 

@@ -9,15 +9,8 @@ import math
 
 import numpy as np
 
-from xform.core import (
-    Primitive,
-    ShapedArray,
-    UndefinedPrimal,
-    Zero,
-    batch_size,
-    get_aval,
-    instantiate,
-)
+from xform.core import (Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval,
+                        instantiate)
 from xform.primitives import special_impl
 from xform.primitives.lowering import Scalar
 

@@ -8,16 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import (
-    Primitive,
-    ShapedArray,
-    UndefinedPrimal,
-    Zero,
-    batch_size,
-    concrete_or_none,
-    get_aval,
-    instantiate,
-)
+from xform.core import (Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, concrete_or_none,
+                        get_aval, instantiate)
 from xform.primitives.elementwise import eq, select
 from xform.primitives.lowering import from_flat
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis

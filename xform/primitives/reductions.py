@@ -6,14 +6,8 @@ import numpy as np
 from xform.core import Primitive, ShapedArray, Zero, get_aval, instantiate
 from xform.primitives.elementwise import convert, div, eq, mul, select
 from xform.primitives.lowering import Reduction, dtype_expr, from_flat, to_rows
-from xform.primitives.structural import (
-    broadcast_in_dim,
-    concatenate,
-    moveaxis,
-    reshape,
-    slice_,
-    transpose,
-)
+from xform.primitives.structural import (broadcast_in_dim, concatenate, moveaxis, reshape, slice_,
+                                         transpose)
 
 
 def _reduced_aval(x, axes, dtype=None):

@@ -9,20 +9,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from xform.core import (
-    IR,
-    ShapedArray,
-    Tracer,
-    UndefinedPrimal,
-    Var,
-    Zero,
-    batch_size,
-    close_ir,
-    current_interpreter,
-    eval_ir,
-    instantiate,
-    trace_closed,
-)
+from xform.core import (IR, ShapedArray, Tracer, UndefinedPrimal, Var, Zero, batch_size, close_ir,
+                        current_interpreter, eval_ir, instantiate, trace_closed)
 from xform.primitives.structural import moveaxis
 from xform.transforms.jvp import jvp_flat
 from xform.transforms.simplify import simplify

@@ -12,16 +12,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from xform.core import (
-    IR,
-    Interpreter,
-    Primitive,
-    eval_ir,
-    get_aval,
-    is_float_dtype,
-    new_interpreter,
-    using,
-)
+from xform.core import (IR, Interpreter, Primitive, eval_ir, get_aval, is_float_dtype,
+                        new_interpreter, using)
 from xform.primitives import elementwise, reductions
 
 

@@ -7,18 +7,8 @@ backward pass reuses them instead of recomputing them.
 """
 from __future__ import annotations
 
-from xform.core import (
-    IR,
-    Literal,
-    TraceInterpreter,
-    UndefinedPrimal,
-    Var,
-    Zero,
-    get_aval,
-    instantiate,
-    is_float_dtype,
-    new_interpreter,
-)
+from xform.core import (IR, Literal, TraceInterpreter, UndefinedPrimal, Var, Zero, get_aval,
+                        instantiate, is_float_dtype, new_interpreter)
 from xform.primitives.elementwise import add
 from xform.transforms.jvp import JVPInterpreter, JVPTracer, unpack
 from xform.transforms.simplify import dce
