@@ -2,8 +2,11 @@
 
 import os
 
-import numpy as np
-from hypothesis import HealthCheck, settings
+# Verify every IR that tracing and the transformations produce (set before xform is imported).
+os.environ.setdefault("XFORM_VERIFY_IR", "1")
+
+import numpy as np  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
     "ci",

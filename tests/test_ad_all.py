@@ -58,7 +58,7 @@ def composite(fn, *domains, order=2, **tol):
 
 def _times_itself(name):
     """x · p(x): p is piecewise constant, so the derivative is p(x)."""
-    return composite(lambda x: bind("mul", x, bind(name, x)), "real")
+    return composite(lambda x: bind("mul", x, bind(name, x)), "offgrid")
 
 
 def _choose(pred, x, y):
@@ -77,7 +77,7 @@ def _compare(name):
 def _compare_floors(name):
     """Equality tests on floors, so that both outcomes occur at random points."""
     return composite(lambda x, y: _choose(bind(name, bind("floor", x), bind("floor", y)), x, y),
-                     "real", "real")
+                     "offgrid", "offgrid")
 
 
 def _logical(name):
@@ -161,11 +161,12 @@ AD_TABLE = {
     **{name: _logical(name) for name in ("and", "or", "xor")},
     **{name: _compare(name) for name in ("lt", "le", "gt", "ge")},
     **{name: _compare_floors(name) for name in ("eq", "ne")},
-    "floordiv": composite(lambda x, y: bind("mul", x, bind("floordiv", x, y)), "real", "pos"),
+    "floordiv": composite(lambda x, y: bind("mul", x, bind("floordiv", x, y)), "offgrid",
+                          "steps"),
     "argmax": _arg_reduction("argmax"),
     "argmin": _arg_reduction("argmin"),
     # float32 rounding limits the accuracy of the finite differences.
-    "convert_element_type": composite(_convert, "real", atol=1e-3, rtol=1e-3, eps=1e-3),
+    "convert_element_type": composite(_convert, "offgrid", atol=1e-3, rtol=1e-3, eps=1e-3),
     "stop_gradient": _check_stop_gradient,
     "scatter": _check_scatter,
     "call": _check_call,

@@ -30,9 +30,16 @@ def test_ir_prints_one_equation_a_line_with_types():
     assert str(ir) == (
         "{ lambda a:f32[3] b:f32[] . let\n"
         "    c:f32[3] = sin a\n"
-        "    d:f32[3] = broadcast_in_dim[broadcast_dimensions=() shape=(3,)] b\n"
-        "    e:f32[3] = mul c d\n"
-        "  in (e) }")
+        "    d:f32[3] = mul c b\n"
+        "  in (d) }")
+    # Scalar constants stay 0-d and print by value; elementwise primitives broadcast them.
+    ir = xf.make_ir(lambda x: xnp.tanh(x) * 2.0 + 1)(np.ones((500, 500)))
+    assert str(ir) == (
+        "{ lambda a:f64[500,500] . let\n"
+        "    b:f64[500,500] = tanh a\n"
+        "    c:f64[500,500] = mul b 2.0:f64[]\n"
+        "    d:f64[500,500] = add c 1.0:f64[]\n"
+        "  in (d) }")
 
 
 def test_mlp_loss_ir_is_readable():

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_numpy import PARAMS, assert_same, examples
 
 import xform as xf
 import xform.numpy as xnp
-from test_numpy import PARAMS, assert_same, examples
 
 BACKENDS = ["numba", "interpreter"]
 
@@ -211,7 +211,7 @@ def test_a_primitive_without_a_lowering_falls_back_with_a_warning():
 
 
 def test_generated_source_shows_fusion():
-    from xform.backends.numba import generate
+    from xform.backends.codegen import generate
     ir = xf.make_ir(lambda x: xnp.sum(xnp.exp(xnp.sin(x) * 2.0), axis=1))(np.ones((3, 4)))
     source, _, buffers = generate(ir)
     # One loop nest, no intermediate arrays; it runs again with libm's sine only if an argument

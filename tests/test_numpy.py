@@ -33,6 +33,11 @@ DOMAINS = {
     "unit": lambda rng, s: rng.uniform(-0.95, 0.95, s),
     "ge1": lambda rng, s: rng.uniform(1.05, 3.0, s),
     "near1": lambda rng, s: rng.uniform(0.6, 1.4, s),
+    # At least 0.1 away from every integer and half-integer (where floor, round and friends
+    # jump), so that finite differences of piecewise-constant functions are exact.
+    "offgrid": lambda rng, s: (rng.integers(-3, 3, s) + rng.uniform(0.1, 0.4, s)
+                               + 0.5 * rng.integers(0, 2, s)),
+    "steps": lambda rng, s: rng.choice([1.0, 2.0], s),
 }
 
 

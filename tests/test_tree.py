@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from xform import tree
 
-
 # ----------------------------------------------------------------------------- fixtures
 
 Point = collections.namedtuple("Point", ["x", "y"])

@@ -46,8 +46,8 @@ def _primitives_of(module_name: str) -> set[str]:
 
 # Higher-order primitives (their params hold IRs) are tested through the transforms that
 # create them; those of control.py and custom.py belong to modules written by others.
-HIGHER_ORDER = ({"call"} | _primitives_of("xform.primitives.control")
-                | _primitives_of("xform.primitives.custom") | _primitives_of("xform.custom"))
+HIGHER_ORDER = ({"call"} | _primitives_of("xform.higher_order.control")
+                | _primitives_of("xform.higher_order.custom") | _primitives_of("xform.custom"))
 
 
 # ----------------------------------------------------------------------------- the table

@@ -9,11 +9,13 @@ import numpy as np
 
 from xform import tree
 from xform.backends import BACKENDS, executable
-from xform.core import (IR, EvalInterpreter, Tracer, Zero, _current, close_ir,
-                        current_interpreter, eval_ir, get_aval, trace_to_ir, typed_key)
-from xform.primitives.call import call
+from xform.core import (IR, Tracer, Zero, eval_ir, get_aval, instantiate, is_eager, trace_closed,
+                        typed_key)
+from xform.higher_order.call import call
 from xform.primitives.elementwise import convert, stop_gradient_p
 from xform.primitives.structural import reshape, slice_
+from xform.transforms import verify
+from xform.transforms.flops import FlopCount, count_ir
 from xform.transforms.jvp import jvp_flat
 from xform.transforms.simplify import simplify
 from xform.transforms.vjp import linearize_flat, vjp_flat
@@ -26,8 +28,10 @@ def _static_args(args, static_argnums):
     return {a % n if n else a for a in static_argnums}
 
 
-def make_ir(fun: Callable, static_argnums=()) -> Callable[..., IR]:
-    """The traced IR of `fun` at the shapes and dtypes of the given arguments.
+def make_ir(fun: Callable, static_argnums=(), *, simplified: bool = False
+            ) -> Callable[..., IR]:
+    """The traced IR of `fun` at the shapes and dtypes of the given arguments; with
+    `simplified=True`, after the clean-up that `jit` applies (what `jit` runs).
 
     >>> import xform as xf, xform.numpy as xnp
     >>> print(xf.make_ir(lambda x: xnp.sin(x) * 2.0)(1.0))  # doctest: +NORMALIZE_WHITESPACE
@@ -47,13 +51,28 @@ def make_ir(fun: Callable, static_argnums=()) -> Callable[..., IR]:
             full = [a if i in static else next(rebuilt) for i, a in enumerate(args)]
             out_leaves, _ = tree.flatten(fun(*full))
             return out_leaves
-        ir, consts = trace_to_ir(flat_fun, avals, "make_ir")
-        if any(isinstance(c, Tracer) for c in consts):
+        ir, consts = trace_closed(flat_fun, avals, "make_ir")
+        if consts:
             raise TypeError("make_ir: the function closes over values traced by an enclosing "
                             "transformation; pass them as arguments instead")
-        return close_ir(ir, consts)
+        return simplify(ir) if simplified else verify.verify(ir) if verify.ENABLED else ir
     return traced
 
+
+
+def count_flops(fun: Callable, static_argnums=()) -> Callable[..., FlopCount]:
+    """The floating-point operations `fun` performs at these arguments, per primitive, looking
+    inside control flow, jitted and custom-rule functions (see `xform.transforms.flops`).
+
+    >>> import numpy as np, xform as xf
+    >>> xf.count_flops(lambda a, b: a @ b)(np.ones((4, 3)), np.ones((3, 5))).total
+    120
+    """
+    def counted(*args):
+        static = _static_args(args, static_argnums)
+        return count_ir(make_ir(fun, static_argnums)(*args),
+                        tree.leaves([a for i, a in enumerate(args) if i not in static]))
+    return counted
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -118,11 +137,6 @@ def _check_differentiable(leaves, name):
                 "or leave it out of argnums.")
 
 
-def _zeros_to_arrays(cts, avals_of):
-    return [np.zeros(get_aval(p).shape, get_aval(p).dtype) if isinstance(c, Zero) else c
-            for c, p in zip(cts, avals_of)]
-
-
 # ----------------------------------------------------------------------------- forward mode
 
 def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
@@ -147,7 +161,7 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
           for p, t in zip(flat.leaves, t_leaves)]
     p_out, t_out = jvp_flat(flat, flat.leaves, ts)
     n = len(p_out) - flat.n_aux
-    t_out = _zeros_to_arrays(t_out[:n], p_out[:n])
+    t_out = list(map(instantiate, t_out[:n]))
     out, aux = flat.split(p_out)
     t_tree_out = tree.unflatten(flat.out_tree, t_out)
     return (out, t_tree_out, aux) if has_aux else (out, t_tree_out)
@@ -184,7 +198,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     _check_differentiable(flat.leaves, "vjp")
     p_out, backward = vjp_flat(flat, flat.leaves, flat.n_aux)
     out, aux = flat.split(p_out)
-    out_tree, in_tree, leaves = flat.out_tree, flat.in_tree, flat.leaves
+    out_tree, in_tree = flat.out_tree, flat.in_tree
     n = len(p_out) - flat.n_aux
 
     def vjp_fun(ct):
@@ -197,7 +211,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
                 raise TypeError(f"vjp_fun: a cotangent of shape {get_aval(c).shape} was given "
                                 f"for an output of shape {get_aval(o).shape}")
         ct_leaves = [_cast_like(c, o) for c, o in zip(ct_leaves, p_out[:n])]
-        cts = _zeros_to_arrays(backward(ct_leaves), leaves)
+        cts = list(map(instantiate, backward(ct_leaves)))
         return tuple(tree.unflatten(in_tree, cts))
     return (out, vjp_fun, aux) if has_aux else (out, vjp_fun)
 
@@ -234,7 +248,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
         # np.ones(shape, dtype), at a third of the cost for the usual 0-d output
         seed = np.array(1, out_aval.dtype) if out_aval.shape == () else \
             np.ones(out_aval.shape, out_aval.dtype)
-        cts = _zeros_to_arrays(backward([seed]), flat.leaves)
+        cts = list(map(instantiate, backward([seed])))
         grads = tree.unflatten(flat.in_tree, cts)
         out, aux = flat.split(p_out)
         g = tuple(grads) if many else grads[0]
@@ -328,74 +342,55 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None):
 
 # ----------------------------------------------------------------------------- Jacobians
 
-def _jac_assemble(blocks, out_tree, in_tree):
-    return tree.unflatten(out_tree, [tree.unflatten(in_tree, row) for row in blocks])
+def _unit_seeds(values):
+    """The unit vectors of the concatenated (flattened) `values`, split into one stacked array
+    shaped like each value: the seeds of a batched jvp or vjp. Also each value's span."""
+    sizes = [get_aval(v).size for v in values]
+    n = sum(sizes)
+    eye = np.eye(n, dtype=np.result_type(*[get_aval(v).dtype for v in values]))
+    spans = list(zip(np.cumsum([0, *sizes])[:-1], np.cumsum(sizes)))
+    return [eye[:, a:b].reshape((n, *get_aval(v).shape)).astype(get_aval(v).dtype)
+            for v, (a, b) in zip(values, spans)], spans, n
 
 
-def jacfwd(fun: Callable, argnums=0):
-    """The Jacobian by forward mode: one batched jvp over the input basis.
-    Each block has shape out.shape + in.shape."""
-    def jac(*args):
-        nums, many = _argnums(argnums, len(args), "jacfwd")
-        flat = _Flattened(fun, args, {}, nums)
-        _check_differentiable(flat.leaves, "jacfwd")
-        sizes = [get_aval(x).size for x in flat.leaves]
-        n = sum(sizes)
-        basis = np.eye(n, dtype=np.result_type(*[get_aval(x).dtype for x in flat.leaves]))
-        offsets = np.cumsum([0, *sizes])
-        tangents = [basis[:, a:b].reshape((n, *get_aval(x).shape)).astype(get_aval(x).dtype)
-                    for x, a, b in zip(flat.leaves, offsets[:-1], offsets[1:])]
-        out_shapes = []
+def _jacobian(fun, argnums, args, mode: str):
+    """The Jacobian blocks, out.shape + in.shape each, in the output and input pytrees."""
+    nums, many = _argnums(argnums, len(args), mode)
+    flat = _Flattened(fun, args, {}, nums)
+    _check_differentiable(flat.leaves, mode)
+    xs = [get_aval(x).shape for x in flat.leaves]
+    if mode == "jacfwd":
+        seeds, x_spans, n = _unit_seeds(flat.leaves)
+        outs = []
 
         def push(*ts):
             p_out, t_out = jvp_flat(flat, flat.leaves, list(ts), "jacfwd")
-            out_shapes[:] = [get_aval(p).shape for p in p_out]
-            return _zeros_to_arrays(t_out, p_out)
-        cols = vmap_flat(push, tangents, [0] * len(tangents),
-                         lambda: [-1] * len(out_shapes), n)
-        blocks = []
-        for oshape, col in zip(out_shapes, cols):
-            blocks.append([reshape(slice_(col, (0,) * len(oshape) + (a,), (*oshape, b)),
-                                   (*oshape, *get_aval(x).shape))
-                           for x, a, b in zip(flat.leaves, offsets[:-1], offsets[1:])])
-        return _jac_assemble(blocks, flat.out_tree, _in_structure(args, nums, many))
-    return jac
+            outs[:] = [get_aval(p).shape for p in p_out]
+            return list(map(instantiate, t_out))
+        cols = vmap_flat(push, seeds, [0] * len(seeds), lambda: [-1] * len(outs), n)
+        blocks = [[reshape(slice_(col, (0,) * len(o) + (a,), (*o, b)), (*o, *x))
+                   for x, (a, b) in zip(xs, x_spans)] for o, col in zip(outs, cols)]
+    else:
+        p_out, backward = vjp_flat(flat, flat.leaves, 0, "jacrev")
+        seeds, o_spans, m = _unit_seeds(p_out)
+        rows = vmap_flat(lambda *c: list(map(instantiate, backward(list(c)))), seeds,
+                         [0] * len(seeds), [0] * len(xs), m)
+        blocks = [[reshape(slice_(r, (a, *(0,) * len(x)), (b, *x)), (*get_aval(o).shape, *x))
+                   for x, r in zip(xs, rows)] for o, (a, b) in zip(p_out, o_spans)]
+    in_tree = tree.structure(tuple(args[i] for i in nums) if many else args[nums[0]])
+    return tree.unflatten(flat.out_tree, [tree.unflatten(in_tree, row) for row in blocks])
 
 
-def _in_structure(args, nums, many):
-    return tree.structure(tuple(args[i] for i in nums)) if many else tree.structure(args[nums[0]])
+def jacfwd(fun: Callable, argnums=0):
+    """The Jacobian by forward mode: one batched jvp over the input basis. Each block has
+    shape out.shape + in.shape."""
+    return lambda *args: _jacobian(fun, argnums, args, "jacfwd")
 
 
 def jacrev(fun: Callable, argnums=0):
-    """The Jacobian by reverse mode: one batched backward pass over the output basis.
-    Each block has shape out.shape + in.shape."""
-    def jac(*args):
-        nums, many = _argnums(argnums, len(args), "jacrev")
-        flat = _Flattened(fun, args, {}, nums)
-        _check_differentiable(flat.leaves, "jacrev")
-        p_out, backward = vjp_flat(flat, flat.leaves, 0, "jacrev")
-        sizes = [get_aval(o).size for o in p_out]
-        m = sum(sizes)
-        dtype = np.result_type(*[get_aval(o).dtype for o in p_out])
-        basis = np.eye(m, dtype=dtype)
-        offsets = np.cumsum([0, *sizes])
-        cts = [basis[:, a:b].reshape((m, *get_aval(o).shape)).astype(get_aval(o).dtype)
-               for o, a, b in zip(p_out, offsets[:-1], offsets[1:])]
-
-        def pull(*c):
-            return _zeros_to_arrays(backward(list(c)), flat.leaves)
-        rows = vmap_flat(pull, cts, [0] * len(cts), [0] * len(flat.leaves), m)
-        blocks = []
-        for o, a, b in zip(p_out, offsets[:-1], offsets[1:]):
-            oshape = get_aval(o).shape
-            row = []
-            for x, r in zip(flat.leaves, rows):
-                xshape = get_aval(x).shape
-                part = slice_(r, (a, *(0,) * len(xshape)), (b, *xshape))
-                row.append(reshape(part, (*oshape, *xshape)))
-            blocks.append(row)
-        return _jac_assemble(blocks, flat.out_tree, _in_structure(args, nums, many))
-    return jac
+    """The Jacobian by reverse mode: one batched backward pass over the output basis. Each
+    block has shape out.shape + in.shape."""
+    return lambda *args: _jacobian(fun, argnums, args, "jacrev")
 
 
 def hessian(fun: Callable, argnums=0):
@@ -513,25 +508,12 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
             out_leaves, tree_def = tree.flatten(fun(*full, **kw))
             out_tree.append(tree_def)
             return out_leaves
-        ir, consts = trace_to_ir(flat_fun, [get_aval(x) for x in leaves], "jit")
         # Values closed over from an enclosing transformation become leading arguments.
-        traced = [i for i, c in enumerate(consts) if isinstance(c, Tracer)]
-        concrete = [i for i, c in enumerate(consts) if not isinstance(c, Tracer)]
-        ir = IR([ir.in_vars[i] for i in concrete + traced] + ir.in_vars[len(consts):],
-                ir.eqns, ir.outs)
-        ir = close_ir(ir, [consts[i] for i in concrete])
-        traced_consts = [consts[i] for i in traced]
+        ir, traced_consts = trace_closed(flat_fun, [get_aval(x) for x in leaves], "jit")
         return simplify(ir), out_tree[0], traced_consts
 
-    fast: dict = {}  # signature of plain positional array/scalar arguments -> runner
-
-    def jitted(*args, **kwargs):
-        sig = None
-        if not kwargs and not static_nums:
-            sig = _plain_signature(args)
-            runner = fast.get(sig) if sig is not None else None
-            if runner is not None and type(_current.get()) is EvalInterpreter:
-                return runner(args)
+    def traced(args, kwargs):
+        """(simplified IR, output treedef, traced consts) for these arguments, and their leaves."""
         static, nums, dynamic = split_static(args, kwargs)
         leaves, in_tree = tree.flatten(dynamic)
         key = (in_tree, static, tuple(_signature(x) for x in leaves))
@@ -540,8 +522,19 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
             entry = trace(args, kwargs, nums, dynamic, leaves, in_tree)
             if not entry[2]:
                 cache[key] = entry
-        ir, out_tree, traced_consts = entry
-        if traced_consts or type(current_interpreter()) is not EvalInterpreter:
+        return entry, leaves
+
+    fast: dict = {}  # signature of plain positional array/scalar arguments -> runner
+
+    def jitted(*args, **kwargs):
+        sig = None
+        if not kwargs and not static_nums:
+            sig = _plain_signature(args)
+            runner = fast.get(sig) if sig is not None else None
+            if runner is not None and is_eager():
+                return runner(args)
+        (ir, out_tree, traced_consts), leaves = traced(args, kwargs)
+        if traced_consts or not is_eager():
             outs = call(ir, [*traced_consts, *leaves], name, backend)
             return tree.unflatten(out_tree, outs)
         exe = executable(ir, backend)
@@ -550,7 +543,54 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
             # After the first call a compiled program's `run` is its final wrapper.
             fast[sig] = _runner(getattr(exe, "run", exe), out_tree)
         return tree.unflatten(out_tree, outs)
+
+    def lower(*args, **kwargs) -> Lowered:
+        """What this function runs for these arguments: `.ir`, `.source`, `.compile()`."""
+        (ir, out_tree, traced_consts), _ = traced(args, kwargs)
+        if traced_consts:
+            raise TypeError(f"jit of {name}: lower() was called on a function that closes over "
+                            "values traced by an enclosing transformation; call it outside")
+        return Lowered(ir, backend, out_tree, lambda *a, **k: traced(a, k)[1])
+    jitted.lower = lower
     jitted.__wrapped__ = fun
     jitted.__name__ = name
     jitted.__doc__ = fun.__doc__
     return jitted
+
+
+class Lowered:
+    """One signature of a jitted function: the IR it runs (simplified, as `print(lowered.ir)`
+    shows), the Numba source generated from it (its comments name variables as the IR
+    printer does), and `compile()`, which compiles now rather than at the first call.
+
+    >>> import numpy as np, xform as xf, xform.numpy as xnp
+    >>> lowered = xf.jit(lambda x: xnp.sin(x) * 2.0).lower(np.ones(3))
+    >>> print(lowered.ir)  # doctest: +NORMALIZE_WHITESPACE
+    { lambda a:f64[3] . let
+        b:f64[3] = sin a
+        c:f64[3] = mul b 2.0:f64[]
+      in (c) }
+    >>> float(lowered.compile()(np.zeros(3))[0])
+    0.0
+    """
+
+    def __init__(self, ir: IR, backend: str, out_tree, flatten_args: Callable):
+        self.ir, self.backend = ir, backend
+        self._out_tree, self._flatten_args = out_tree, flatten_args
+
+    @property
+    def source(self) -> str:
+        """The generated Python source that Numba compiles."""
+        from xform.backends.codegen import generate
+        return generate(self.ir)[0]
+
+    def compile(self) -> Callable:
+        """The compiled program (compiled, or loaded from the disk cache, now), as a function
+        of the same arguments as the jitted function."""
+        exe = executable(self.ir, self.backend)
+        getattr(exe, "compile", lambda: None)()
+        out_tree, flatten_args = self._out_tree, self._flatten_args
+
+        def compiled(*args, **kwargs):
+            return tree.unflatten(out_tree, exe(flatten_args(*args, **kwargs)))
+        return compiled

@@ -1,14 +1,12 @@
 """Core of xform: abstract values, the IR, primitives, `bind`, and the interpreter stack."""
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 import math
 from typing import Any, Callable
 
 import numpy as np
-
 
 # ----------------------------------------------------------------------------- abstract values
 
@@ -127,8 +125,6 @@ class Literal:
         return f"Literal({self.val!r})"
 
 
-Atom = "Var | Literal"
-
 
 class Eqn:
     """One equation: `outputs = primitive[params](*inputs)`."""
@@ -165,7 +161,6 @@ class IR:
         return [v.aval for v in self.outs]
 
     def __str__(self):
-        from xform.pretty import format_ir
         return format_ir(self)
 
     __repr__ = __str__
@@ -179,7 +174,10 @@ class Primitive:
     Rules: `impl(*arrays, **params) -> list`, `abstract_eval(*avals, **params) -> list`,
     `jvp(primals, tangents, **params) -> (primals_out, tangents_out)`,
     `transpose(cts_out, *inputs, **params) -> cts_in` (linear inputs are `UndefinedPrimal`),
-    `vmap(args, bdims, **params) -> (outs, out_bdims)`, `numba` (lowering).
+    `vmap(args, bdims, **params) -> (outs, out_bdims)`, `numba` (lowering); and for a
+    higher-order primitive `inline(*arrays, **params) -> list`, its meaning on concrete values
+    by binding the equations of the IRs in its params in the current interpreter, so that a
+    concrete interpretation (a flop counter, a trace table) sees inside it.
     """
 
     def __init__(self, name: str):
@@ -190,6 +188,7 @@ class Primitive:
         self.transpose: Callable | None = None
         self.vmap: Callable | None = None
         self.numba: Callable | None = None
+        self.inline: Callable | None = None
         registry[name] = self
 
     def __repr__(self):
@@ -274,26 +273,19 @@ def current_interpreter() -> Interpreter:
     return _current.get()
 
 
-@contextlib.contextmanager
-def using(interp: Interpreter):
-    """Make `interp` the current interpreter for the duration of the block."""
-    token = _current.set(interp)
-    try:
-        yield interp
-    finally:
-        _current.reset(token)
+def is_eager() -> bool:
+    """Whether operations run at once on concrete values (no transformation is active)."""
+    return _current.get() is _root
 
 
-def at_root():
-    """Make the root (evaluating) interpreter current: for building closed IRs from closed IRs."""
-    return using(_root)
+class using:  # a class, not a generator context manager: it is cheaper to enter
+    """Make `interp` the current interpreter for the duration of the block (the one way to
+    switch interpreters)."""
 
+    __slots__ = ("interp", "token")
 
-class new_interpreter:  # a class, not a generator context manager: it is cheaper to enter
-    """Create a child of the current interpreter, make it current, and retire it afterwards."""
-
-    def __init__(self, cls, *args, **kwargs):
-        self.interp = cls(current_interpreter(), *args, **kwargs)
+    def __init__(self, interp: Interpreter):
+        self.interp = interp
 
     def __enter__(self):
         self.token = _current.set(self.interp)
@@ -301,6 +293,23 @@ class new_interpreter:  # a class, not a generator context manager: it is cheape
 
     def __exit__(self, *exc_info):
         _current.reset(self.token)
+
+
+def at_root() -> using:
+    """Make the root (evaluating) interpreter current."""
+    return using(_root)
+
+
+class new_interpreter(using):
+    """Create a child of the current interpreter, make it current, and retire it afterwards."""
+
+    __slots__ = ()
+
+    def __init__(self, cls, *args, **kwargs):
+        super().__init__(cls(current_interpreter(), *args, **kwargs))
+
+    def __exit__(self, *exc_info):
+        super().__exit__()
         self.interp.alive = False
 
 
@@ -316,6 +325,20 @@ class Zero:
 
     def __repr__(self):
         return f"Zero({self.aval})"
+
+
+def zeros_like_aval(aval: ShapedArray) -> np.ndarray:
+    return np.zeros(aval.shape, aval.dtype)
+
+
+def instantiate(t):
+    """A tangent or cotangent as an array: a symbolic Zero becomes zeros of its aval."""
+    return np.zeros(t.aval.shape, t.aval.dtype) if type(t) is Zero else t
+
+
+def batch_size(args, bdims) -> int:
+    """The size of the batch in a vmap rule's operands (read off one with a batch dim)."""
+    return next(get_aval(a).shape[d] for a, d in zip(args, bdims) if d is not None)
 
 
 class UndefinedPrimal:
@@ -418,7 +441,15 @@ class Tracer:
     def __repr__(self):
         return f"{type(self).__name__}<{self.interp.name}>({self.aval})"
 
-    # Operators and array methods are attached by xform.numpy, which defines their semantics.
+    # Operators and array methods come from xform.numpy (see define_tracer_methods), which
+    # defines their semantics; derivative rules use the strict ops of the primitives instead.
+
+
+def define_tracer_methods(methods: dict) -> None:
+    """The one hook through which the numpy layer gives traced values their operators, array
+    methods and numpy protocols (core cannot import it: it sits above core)."""
+    for name, fn in methods.items():
+        setattr(Tracer, name, fn)
 
 
 def concrete_or_none(x):
@@ -484,13 +515,10 @@ class TraceInterpreter(Interpreter):
             if isinstance(a, TraceTracer) and a.interp is self:
                 break
         else:  # none of the operands is ours: evaluate in the parent
-            if type(self.parent) is EvalInterpreter:  # the common eager case, without a detour
-                return self.parent.process(prim, args, params)
-            token = _current.set(self.parent)
-            try:
+            if self.parent is _root:  # the common eager case, without a detour
+                return _root.process(prim, args, params)
+            with using(self.parent):
                 return prim.bind(*args, **params)
-            finally:
-                _current.reset(token)
         inputs = [self.atom(a) for a in args]
         abstract_eval = prim.abstract_eval or prim.rule("abstract_eval")
         outs = list(map(Var, abstract_eval(*[a.aval for a in inputs], **params)))
@@ -506,13 +534,31 @@ class TraceInterpreter(Interpreter):
         return ir, consts
 
 
-def trace_to_ir(fn: Callable, in_avals: list[ShapedArray], name: str = "make_ir"
-                ) -> tuple[IR, list]:
-    """Trace `fn(*flat_tracers) -> list` into an IR; returns it with its captured consts."""
-    with new_interpreter(TraceInterpreter, name) as interp:
+class StagingInterpreter(TraceInterpreter):
+    """Records every operation on a traced value, also on values captured from enclosing
+    transformations (they become inputs), so that nothing of the function runs outside it."""
+
+    def process(self, prim, args, params):
+        return super().process(prim, [self._capture(a) for a in args], params)
+
+    def _capture(self, x):
+        if isinstance(x, Tracer) and x.interp is not self:
+            return TraceTracer(self, self.atom(x))
+        return x
+
+
+def trace_closed(fn: Callable, in_avals: list[ShapedArray], name: str) -> tuple[IR, list]:
+    """Trace `fn(*flat) -> list` into a closed IR (the one tracer of jit, lax, custom rules,
+    checkpoint and make_ir). Captured concrete arrays become literals; captured traced values
+    become the IR's leading inputs, returned in order as the second result."""
+    with at_root(), new_interpreter(StagingInterpreter, name) as interp:
         args = [interp.new_arg(a) for a in in_avals]
-        outs = fn(*args)
-        return interp.finish(args, list(outs))
+        ir, consts = interp.finish(args, list(fn(*args)))
+    traced = [i for i, c in enumerate(consts) if isinstance(c, Tracer)]
+    concrete = [i for i, c in enumerate(consts) if not isinstance(c, Tracer)]
+    n = len(consts)
+    ir = IR([ir.in_vars[i] for i in concrete + traced] + ir.in_vars[n:], ir.eqns, ir.outs)
+    return close_ir(ir, [consts[i] for i in concrete]), [consts[i] for i in traced]
 
 
 def eval_ir(ir: IR, args: list) -> list:
@@ -546,3 +592,70 @@ def close_ir(ir: IR, consts: list) -> IR:
     outs = [sub.get(a, a) if isinstance(a, Var) else a for a in ir.outs]
     return IR(ir.in_vars[n:], eqns, outs)
 
+
+# ----------------------------------------------------------------------------- printing
+#
+# The text form of an IR: typed binders, one equation a line, sorted params, nested IRs
+# indented.
+
+class VarNames:
+    """Hands out short names a, b, ..., z, ba, bb, ... in order of first appearance."""
+
+    def __init__(self):
+        self.names: dict[Var, str] = {}
+
+    def __call__(self, v: Var) -> str:
+        name = self.names.get(v)
+        if name is None:
+            n = len(self.names)
+            name = ""
+            while True:
+                name = chr(ord("a") + n % 26) + name
+                n //= 26
+                if n == 0:
+                    break
+            self.names[v] = name
+        return name
+
+
+def literal_text(lit: Literal) -> str:
+    val = np.asarray(lit.val)
+    if val.ndim == 0:
+        return f"{val.item()!r}:{lit.aval}"
+    return f"const:{lit.aval}"
+
+
+def _param(value, indent: int, names: VarNames) -> str:
+    if isinstance(value, IR):
+        body = format_ir(value, indent + 4, names)
+        return "\n" + body
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, IR) for v in value):
+        return "(" + ",".join("\n" + format_ir(v, indent + 4, names) for v in value) + ")"
+    if isinstance(value, np.dtype):
+        return value.name
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return np.dtype(value).name
+    return repr(value)
+
+
+def format_ir(ir: IR, indent: int = 0, names: VarNames | None = None) -> str:
+    names = names or VarNames()
+    pad = " " * indent
+
+    def atom(a) -> str:
+        return literal_text(a) if isinstance(a, Literal) else names(a)
+
+    def binder(v: Var) -> str:
+        return f"{names(v)}:{v.aval}"
+
+    lines = [f"{pad}{{ lambda {' '.join(binder(v) for v in ir.in_vars)} . let"]
+    for eqn in ir.eqns:
+        outs = " ".join(binder(v) for v in eqn.outputs)
+        params = ""
+        if eqn.params:
+            params = "[" + " ".join(f"{k}={_param(eqn.params[k], indent + 4, names)}"
+                                    for k in sorted(eqn.params)) + "]"
+        args = " ".join(atom(a) for a in eqn.inputs)
+        lines.append(f"{pad}    {outs} = {eqn.prim.name}{params} {args}")
+    lines.append(f"{pad}  in ({', '.join(atom(a) for a in ir.outs)}) }}")
+    return "\n".join(lines)

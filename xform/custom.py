@@ -2,7 +2,7 @@
 
 Called plainly, each runs the user's function. Under a transformation, the function is traced
 once per signature into an IR and bound as one equation of a primitive from
-`xform.primitives.custom`, whose rules call the user's derivative rules (adapted here to flat
+`xform.higher_order.custom`, whose rules call the user's derivative rules (adapted here to flat
 lists of arrays, with the pytree plumbing and the checks of what the rules return).
 """
 from __future__ import annotations
@@ -14,23 +14,10 @@ from collections.abc import Callable
 import numpy as np
 
 from xform import tree
-from xform.core import (
-    IR,
-    ConcretizationError,
-    EvalInterpreter,
-    Literal,
-    Tracer,
-    Var,
-    close_ir,
-    concrete_or_none,
-    current_interpreter,
-    get_aval,
-    is_float_dtype,
-    trace_to_ir,
-    typed_key,
-)
-from xform.primitives.custom import Rule, custom_jvp_call, custom_vjp_call
-from xform.primitives.custom import remat as remat_call
+from xform.core import (IR, ConcretizationError, Literal, Tracer, Var, concrete_or_none, get_aval,
+                        is_eager, is_float_dtype, trace_closed, typed_key)
+from xform.higher_order.custom import Rule, custom_jvp_call, custom_vjp_call
+from xform.higher_order.custom import remat as remat_call
 from xform.transforms.simplify import simplify
 
 __all__ = ["checkpoint", "custom_jvp", "custom_vjp", "remat"]
@@ -90,8 +77,8 @@ def _trace_primal(fun, sig: _Signature, kind: str, name: str, specialise: bool):
     """(closed IR over (*traced consts, *leaves), traced consts, output treedef, whether the IR
     holds for every argument value).
 
-    Tracing happens under the current interpreter, so values the function closes over that an
-    enclosing transformation traces become explicit leading inputs rather than escaping."""
+    Values the function closes over that an enclosing transformation traces become explicit
+    leading inputs rather than escaping."""
     out_tree = []
 
     def flat_fun(*leaves):
@@ -99,7 +86,7 @@ def _trace_primal(fun, sig: _Signature, kind: str, name: str, specialise: bool):
         out_tree.append(treedef)
         return out_leaves
     try:
-        ir, consts = trace_to_ir(flat_fun, sig.avals, f"{kind}({name})")
+        ir, consts = trace_closed(flat_fun, sig.avals, f"{kind}({name})")
     except ConcretizationError as e:
         ir = _specialised_ir(flat_fun, sig) if specialise else None
         if ir is None:
@@ -108,12 +95,7 @@ def _trace_primal(fun, sig: _Signature, kind: str, name: str, specialise: bool):
                 f"abstract arguments, so it cannot use their values in Python control flow. "
                 f"{e}") from None
         return ir, [], out_tree[-1], False
-    traced = [i for i, c in enumerate(consts) if isinstance(c, Tracer)]
-    concrete = [i for i, c in enumerate(consts) if not isinstance(c, Tracer)]
-    ir = IR([ir.in_vars[i] for i in concrete + traced] + ir.in_vars[len(consts):],
-            ir.eqns, ir.outs)
-    ir = simplify(close_ir(ir, [consts[i] for i in concrete]))
-    return ir, [consts[i] for i in traced], out_tree[0], True
+    return simplify(ir), consts, out_tree[0], True
 
 
 def _specialised_ir(flat_fun, sig: _Signature) -> IR | None:
@@ -146,10 +128,6 @@ def _staged(cache: dict, fun, sig: _Signature, kind: str, name: str, make_rules,
     return entry
 
 
-def _at_root() -> bool:
-    return type(current_interpreter()) is EvalInterpreter
-
-
 def _flat_like(value, want_tree, avals, what: str, strict_ints: bool = True) -> list:
     """The leaves of `value`, checked against the structure, shapes and dtypes expected."""
     leaves, got_tree = tree.flatten(value)
@@ -171,9 +149,35 @@ def _pair(result, what: str):
     return result
 
 
+class _CustomDerivative:
+    """What custom_jvp and custom_vjp share: called plainly, the function runs; under a
+    transformation its body is traced once per signature and bound as one primitive whose
+    derivative rules are the user's (adapted by `_flat_rules`, bound by `_bind`)."""
+
+    kind = ""
+
+    def __init__(self, fun: Callable, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self._cache: dict = {}
+
+    def __call__(self, *args, **kwargs):
+        name = _fun_name(self.fun)
+        self._check_rules(name)
+        args = _resolve_args(self.fun, args, kwargs, name)
+        if is_eager():
+            return self.fun(*args)
+        sig = _Signature(args, self.nondiff_argnums, name, "nondiff_argnums")
+        ir, consts, out_tree, rules = _staged(
+            self._cache, self.fun, sig, self.kind, name,
+            lambda out_tree, out_avals: self._flat_rules(sig, name, out_tree, out_avals))
+        return tree.unflatten(out_tree, self._bind(consts, sig.leaves, ir, rules, name))
+
+
 # ----------------------------------------------------------------------------- custom_jvp
 
-class custom_jvp:
+class custom_jvp(_CustomDerivative):
     """A function with a user-defined JVP rule, used by every transformation in place of
     differentiating the function's body (and itself differentiable: write it with xform ops).
 
@@ -193,12 +197,8 @@ class custom_jvp:
     0.5
     """
 
-    def __init__(self, fun: Callable, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
-        self.jvp = None
-        self._cache: dict = {}
+    kind = "custom_jvp"
+    jvp = None
 
     def defjvp(self, jvp: Callable) -> Callable:
         """Set the rule `jvp(*nondiff_args, primals, tangents) -> (primal_out, tangent_out)`;
@@ -207,22 +207,15 @@ class custom_jvp:
         self._cache.clear()
         return jvp
 
-    def __call__(self, *args, **kwargs):
-        name = _fun_name(self.fun)
+    def _check_rules(self, name):
         if self.jvp is None:
             raise TypeError(f"custom_jvp function {name} has no JVP rule; define one with "
                             f"@{name}.defjvp before calling it")
-        args = _resolve_args(self.fun, args, kwargs, name)
-        if _at_root():
-            return self.fun(*args)
-        sig = _Signature(args, self.nondiff_argnums, name, "nondiff_argnums")
-        ir, consts, out_tree, rule = _staged(
-            self._cache, self.fun, sig, "custom_jvp", name,
-            lambda out_tree, out_avals: self._flat_rule(sig, name, out_tree, out_avals))
-        outs = custom_jvp_call(consts, sig.leaves, ir=ir, jvp=rule, name=name)
-        return tree.unflatten(out_tree, outs)
 
-    def _flat_rule(self, sig: _Signature, name: str, out_tree, out_avals) -> Rule:
+    def _bind(self, consts, leaves, ir, rule, name):
+        return custom_jvp_call(consts, leaves, ir=ir, jvp=rule, name=name)
+
+    def _flat_rules(self, sig: _Signature, name: str, out_tree, out_avals) -> Rule:
         """The user's rule as `(flat primals, flat tangents) -> (flat outs, flat tangents)`."""
         fixed = list(sig.fixed)
 
@@ -244,7 +237,7 @@ class custom_jvp:
 
 # ----------------------------------------------------------------------------- custom_vjp
 
-class custom_vjp:
+class custom_vjp(_CustomDerivative):
     """A function with user-defined reverse-mode rules: `f.defvjp(fwd, bwd)` where
     `fwd(*args) -> (out, residuals)` and `bwd(*nondiff_args, residuals, ct_out)` returns a
     tuple with one cotangent (a pytree like the argument, or None for zero) per
@@ -261,32 +254,22 @@ class custom_vjp:
     1.0
     """
 
-    def __init__(self, fun: Callable, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
-        self.fwd = self.bwd = None
-        self._cache: dict = {}
+    kind = "custom_vjp"
+    fwd = bwd = None
 
     def defvjp(self, fwd: Callable, bwd: Callable) -> None:
         """Set the forward rule (returning the output and residuals) and the backward rule."""
         self.fwd, self.bwd = fwd, bwd
         self._cache.clear()
 
-    def __call__(self, *args, **kwargs):
-        name = _fun_name(self.fun)
+    def _check_rules(self, name):
         if self.fwd is None:
             raise TypeError(f"custom_vjp function {name} has no VJP rules; define them with "
                             f"{name}.defvjp(fwd, bwd) before calling it")
-        args = _resolve_args(self.fun, args, kwargs, name)
-        if _at_root():
-            return self.fun(*args)
-        sig = _Signature(args, self.nondiff_argnums, name, "nondiff_argnums")
-        ir, consts, out_tree, (fwd, bwd) = _staged(
-            self._cache, self.fun, sig, "custom_vjp", name,
-            lambda out_tree, out_avals: self._flat_rules(sig, name, out_tree, out_avals))
-        outs = custom_vjp_call(consts, sig.leaves, ir=ir, fwd=fwd, bwd=bwd, name=name)
-        return tree.unflatten(out_tree, outs)
+
+    def _bind(self, consts, leaves, ir, rules, name):
+        fwd, bwd = rules
+        return custom_vjp_call(consts, leaves, ir=ir, fwd=fwd, bwd=bwd, name=name)
 
     def _flat_rules(self, sig: _Signature, name: str, out_tree, out_avals):
         """fwd: `flat args -> (flat outs, flat residuals, residual treedef)`;
@@ -353,7 +336,7 @@ def checkpoint(fun: Callable, *, static_argnums=()) -> Callable:
     @functools.wraps(fun)
     def checkpointed(*args, **kwargs):
         args = _resolve_args(fun, args, kwargs, name)
-        if _at_root():
+        if is_eager():
             return fun(*args)
         sig = _Signature(args, static_argnums if isinstance(static_argnums, (tuple, list))
                          else (static_argnums,), name, "static_argnums")

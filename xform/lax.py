@@ -1,7 +1,7 @@
 """Control flow that transformations can see: cond, switch, while_loop, fori_loop and scan.
 
 Each front end flattens its pytrees, traces the user's functions into closed IRs and binds one
-primitive of `xform.primitives.control`. Bodies are traced at the root with every operation on
+primitive of `xform.higher_order.control`. Bodies are traced at the root with every operation on
 a traced value staged, including values captured from enclosing transformations: those become
 explicit operands, and nothing of a branch or loop body runs outside the control flow.
 """
@@ -11,31 +11,18 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+import xform.numpy as xnp
 from xform import tree
-from xform.core import (IR, ShapedArray, TraceInterpreter, TraceTracer, Tracer, at_root,
-                        close_ir, eval_ir, get_aval, new_interpreter)
-from xform.numpy._core import cast, result_dtype, wrap
-from xform.primitives.control import cond_p, scan_p, while_p, with_inputs
+from xform.core import ShapedArray, Tracer, eval_ir, get_aval, trace_closed
+from xform.higher_order.control import cond_p, scan_p, while_p
 from xform.primitives.elementwise import convert
+from xform.transforms.derive import with_inputs
 from xform.transforms.simplify import simplify
 
 __all__ = ["cond", "fori_loop", "scan", "switch", "while_loop"]
 
 
 # ----------------------------------------------------------------------------- tracing
-
-class _StagingInterpreter(TraceInterpreter):
-    """Traces a branch or loop body: operations on captured traced values are recorded too
-    (the captured values become inputs), so they run only when the control flow runs them."""
-
-    def process(self, prim, args, params):
-        return super().process(prim, [self._capture(a) for a in args], params)
-
-    def _capture(self, x):
-        if isinstance(x, Tracer) and x.interp is not self:
-            return TraceTracer(self, self.atom(x))
-        return x
-
 
 class _Traced:
     """A function traced to a closed IR whose leading inputs are the captured traced values
@@ -47,15 +34,8 @@ class _Traced:
         def flat(*args):
             leaves, out["tree"] = tree.flatten(fun(*args))
             return leaves
-        with at_root(), new_interpreter(_StagingInterpreter, name) as interp:
-            args = [interp.new_arg(a) for a in in_avals]
-            ir, consts = interp.finish(args, flat(*args))
-        traced = [i for i, c in enumerate(consts) if isinstance(c, Tracer)]
-        concrete = [i for i, c in enumerate(consts) if not isinstance(c, Tracer)]
-        n = len(consts)
-        ir = IR([ir.in_vars[i] for i in concrete + traced] + ir.in_vars[n:], ir.eqns, ir.outs)
-        self.ir = simplify(close_ir(ir, [consts[i] for i in concrete]))
-        self.consts = [consts[i] for i in traced]
+        ir, self.consts = trace_closed(flat, in_avals, name)
+        self.ir = simplify(ir)
         self.out_tree = out["tree"]
         self.out_avals = self.ir.out_avals
 
@@ -70,7 +50,7 @@ def _flatten(operands):
 
 def _outputs(treedef, leaves):
     """Unflatten results; concrete ones as xform.numpy arrays (so `.at` works on them)."""
-    return tree.unflatten(treedef, [x if isinstance(x, Tracer) else wrap(np.asarray(x))
+    return tree.unflatten(treedef, [x if isinstance(x, Tracer) else xnp.asarray(x)
                                     for x in leaves])
 
 
@@ -228,7 +208,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     6.5
     """
     _check_callable(body_fun, "fori_loop's body_fun")
-    dtype = result_dtype(lower, upper)
+    dtype = xnp.result_type(lower, upper)
     if not np.issubdtype(dtype, np.integer):
         raise TypeError(f"fori_loop bounds must be integers, got dtype {dtype}")
     if not isinstance(lower, Tracer) and not isinstance(upper, Tracer):
@@ -238,12 +218,12 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         (_, out), _ = scan(step, (np.asarray(lower, dtype), init_val), None,
                            length=max(0, int(upper) - int(lower)))
         return out
-    hi = cast(upper, dtype)
+    hi = xnp.asarray(upper, dtype)
 
     def body(carry):
         i, x = carry
         return i + 1, body_fun(i, x)
-    _, out = while_loop(lambda carry: carry[0] < hi, body, (cast(lower, dtype), init_val))
+    _, out = while_loop(lambda carry: carry[0] < hi, body, (xnp.asarray(lower, dtype), init_val))
     return out
 
 

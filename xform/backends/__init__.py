@@ -5,6 +5,7 @@ import os
 from typing import Callable
 
 from xform.core import IR, at_root, eval_ir
+from xform.higher_order.call import RUNNERS
 
 BACKENDS = ("numba", "interpreter")
 
@@ -21,6 +22,10 @@ def executable(ir: IR, backend: str) -> Callable[[list], list]:
             exe = compile_ir(ir)
         ir.derived[key] = exe
     return exe
+
+
+for _name in BACKENDS:  # how the call primitive runs an IR on each backend
+    RUNNERS[_name] = lambda ir, backend=_name: executable(ir, backend)
 
 
 def _interpreted(ir: IR) -> Callable[[list], list]:

@@ -1,460 +1,22 @@
-"""The Numba backend: lower a closed IR to generated Python source and compile it with njit.
+"""The Numba backend: compile the generated source of a closed IR with njit, and cache it.
 
-Elementwise chains, the broadcasts feeding them and the reductions consuming them become single
-loop nests with no intermediate arrays; everything else is a whole-array statement emitted by the
-primitive's own `numba` rule (matrix products and decompositions call shared, disk-cached
-kernels over BLAS/LAPACK; exp, tanh, sin and friends call the vectorisable ones of vecmath).
-Each equation appears as a comment above its code. The source is written to a
-content-addressed file in the cache directory so that Numba's on-disk cache lets a second
-process skip compilation.
+The source (see `xform.backends.codegen`) is written to a content-addressed file in the cache
+directory, so that Numba's on-disk cache lets a second process skip compilation.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.util
 import os
 import sys
 import warnings
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 
 from xform.backends import cache_dir
-from xform.backends.lowering import (BROADCAST, INLINE, Reduction, Scalar, dtype_expr,
-                                     scalar_literal)
-from xform.core import IR, Eqn, Literal, ShapedArray, Var, at_root, eval_ir, is_float_dtype
-
-
-class Unsupported(NotImplementedError):
-    """An equation has no Numba lowering; the program runs in the interpreter instead."""
-
-
-class Val(NamedTuple):
-    """An operand or result of a whole-array rule: its expression in the source and its aval."""
-    expr: str
-    aval: ShapedArray
-
-
-# ----------------------------------------------------------------------------- inlining
-
-def inline_calls(ir: IR) -> IR:
-    """Replace every equation whose rule is INLINE by the equations of its `ir` param."""
-    rename: dict[Var, object] = {}
-
-    def sub(a, env):
-        return env.get(a, a) if isinstance(a, Var) else a
-
-    eqns: list[Eqn] = []
-    for e in ir.eqns:
-        ins = [sub(a, rename) for a in e.inputs]
-        if e.prim.numba is not INLINE:
-            eqns.append(Eqn(e.prim, ins, e.outputs, e.params))
-            continue
-        inner = inline_calls(e.params["ir"])
-        env = dict(zip(inner.in_vars, ins))
-        for ie in inner.eqns:
-            fresh = [Var(v.aval) for v in ie.outputs]  # one IR may be inlined twice
-            eqns.append(Eqn(ie.prim, [sub(a, env) for a in ie.inputs], fresh, ie.params))
-            env.update(zip(ie.outputs, fresh))
-        rename.update(zip(e.outputs, [sub(a, env) for a in inner.outs]))
-    return IR(ir.in_vars, eqns, [sub(a, rename) for a in ir.outs])
-
-
-# ----------------------------------------------------------------------------- code generation
-
-def _uniform(val: np.ndarray):
-    """The single value of an array whose elements are all equal, else None."""
-    flat = val.reshape(-1)
-    if flat.size and (flat == flat[0]).all() and not np.isnan(flat[0:1].astype(float)).any():
-        return flat[0]
-    return None
-
-
-def _param_text(v) -> str:
-    """A param on one comment line; a nested IR (whose code follows) shows just its type."""
-    if isinstance(v, IR):
-        return f"{{{' '.join(map(repr, v.in_avals))} -> {' '.join(map(repr, v.out_avals))}}}"
-    if isinstance(v, tuple) and any(isinstance(x, IR) for x in v):
-        return f"({', '.join(map(_param_text, v))})"
-    return " ".join(repr(v).split())
-
-
-def _eqn_comment(eqn: Eqn, name_of) -> str:
-    params = " ".join(f"{k}={_param_text(v)}" for k, v in sorted(eqn.params.items()))
-    params = f"[{params}]" if params else ""
-    outs = " ".join(f"{name_of(v)}:{v.aval}" for v in eqn.outputs)
-    ins = " ".join(name_of(a) for a in eqn.inputs)
-    return f"# {outs} = {eqn.prim.name}{params} {ins}"
-
-
-class Group:
-    """A loop nest over one shape: fused elementwise statements, stores and reductions."""
-
-    def __init__(self, em: Emitter, shape: tuple):
-        self.em, self.shape = em, shape
-        self.index = ", ".join(f"i{k}" for k in range(len(shape)))
-        self.body: list[str] = []
-        self.local: dict[Var, str] = {}
-        self.loads: dict[int, str] = {}
-        self.eqn_ids: set[int] = set()
-        self.reductions: list[tuple[Var, str, tuple, str]] = []
-        self.guards: list[str] = []  # see Scalar: all true, or the loop reruns with `exact`
-
-    def reduced(self, v: Var) -> bool:
-        return any(r[0] is v for r in self.reductions)
-
-    def operand(self, a) -> str:
-        """The scalar expression of an operand inside the loop body."""
-        em = self.em
-        if isinstance(a, Literal):
-            val = np.asarray(a.val)
-            if val.ndim == 0:
-                return em.literal(val, val.dtype)
-            u = _uniform(val)
-            if u is not None:
-                return em.literal(u, val.dtype)
-        elif a in self.local:
-            return self.local[a]
-        if a.aval.shape == ():
-            return em.atom(a)
-        key = id(a)
-        if key not in self.loads:
-            name = em.fresh("x")
-            self.body.append(f"{name} = {em.atom(a)}[{self.index}]")
-            self.loads[key] = name
-        return self.loads[key]
-
-    def add(self, i: int, eqn: Eqn, expr: str, cast: bool = True, exact: str | None = None,
-            guard: str | None = None):
-        out = eqn.outputs[0]
-        name = self.em.fresh("s")
-        self.body.append(_eqn_comment(eqn, self.em.name_of))
-        typed = (lambda e: f"{dtype_expr(out.aval.dtype)}({e})") if cast else (lambda e: e)
-        if exact is not None and self.shape == ():
-            expr = exact  # no loop to vectorise
-        elif exact is not None:
-            if guard not in self.guards:
-                self.guards.append(guard)
-            exact = f"{name} = {typed(exact)}"
-        line = f"{name} = {typed(expr)}"
-        self.body.append((line, exact) if exact else line)
-        self.local[out] = name
-        self.eqn_ids.add(i)
-
-    def add_broadcast(self, i: int, eqn: Eqn, shape, broadcast_dimensions):
-        (x,) = eqn.inputs
-        if x.aval.shape == () or (isinstance(x, Literal) and _uniform(np.asarray(x.val))
-                                  is not None):
-            return self.add(i, eqn, self.operand(x) if x.aval.shape == ()
-                            else self.em.literal(_uniform(np.asarray(x.val)), x.aval.dtype))
-        idx = ", ".join("0" if x.aval.shape[k] == 1 and shape[d] != 1 else f"i{d}"
-                        for k, d in enumerate(broadcast_dimensions))
-        self.add(i, eqn, f"{self.em.atom(x)}[{idx}]")
-
-    def add_reduction(self, i: int, eqn: Eqn, kind: str, axes: tuple):
-        value = self.operand(eqn.inputs[0])
-        acc = self.em.fresh("acc")
-        self.body.append(_eqn_comment(eqn, self.em.name_of))
-        self.reductions.append((eqn.outputs[0], kind, axes, acc, value))
-        self.eqn_ids.add(i)
-
-    def flush(self):
-        em, shape = self.em, self.shape
-        stores, pre, post = [], [], []
-        for v, name in self.local.items():
-            if not em.used_outside(v, self.eqn_ids):
-                continue
-            if shape == ():
-                em.names[v] = name
-                continue
-            arr = em.fresh("v")
-            pre.append(f"{arr} = {em.alloc(shape, v.aval.dtype)}")
-            stores.append(f"{arr}[{self.index}] = {name}")
-            em.names[v] = arr
-        updates = []
-        for v, kind, axes, acc, value in self.reductions:
-            kept = [k for k in range(len(shape)) if k not in axes]
-            dtype = v.aval.dtype
-            init = _reduction_init(kind, dtype)
-            if kept:
-                pre.append(f"{acc} = {em.alloc(v.aval.shape, dtype)}")
-                pre.append(f"{acc}[...] = {scalar_literal(init, dtype)}")
-                ref = f"{acc}[{', '.join(f'i{k}' for k in kept)}]"
-            else:
-                # Full float32 sums accumulate in float64: one rounding at the end.
-                acc_dtype = np.float64 if kind == "sum" and dtype == np.float32 else dtype
-                pre.append(f"{acc} = {scalar_literal(init, acc_dtype)}")
-                if acc_dtype != dtype:
-                    post.append(f"{acc} = {dtype_expr(dtype)}({acc})")
-                ref = acc
-            updates += _reduction_update(kind, dtype, ref, value)
-            em.names[v] = acc
-        em.lines += pre
-        if not self.guards:
-            em.lines += self._loops(self._body(exact=False) + stores + updates)
-        else:
-            fast = em.fresh("fast")
-            em.lines.append(f"{fast} = True")
-            checks = [f"{fast} &= {guard}" for guard in self.guards]
-            em.lines += self._loops(self._body(exact=False) + stores + updates + checks)
-            em.lines.append(f"if not {fast}:  # an argument outside a fast function's domain")
-            em.lines += ["    " + s for s in pre + self._loops(self._body(exact=True) + stores
-                                                              + updates)]
-        em.lines += post
-
-    def _body(self, exact: bool) -> list[str]:
-        return [s[exact] if isinstance(s, tuple) else s for s in self.body]
-
-    def _loops(self, body: list[str]) -> list[str]:
-        """The loop nest over the group's shape around `body`."""
-        lines, indent = [], ""
-        for k, n in enumerate(self.shape):
-            lines.append(f"{indent}for i{k} in range({n}):")
-            indent += "    "
-        lines += [indent + s for s in body]
-        if not body and self.shape:
-            lines.append(indent + "pass")
-        return lines
-
-
-def _reduction_init(kind: str, dtype):
-    if kind == "sum":
-        return 0
-    if kind == "prod":
-        return 1
-    if dtype == np.bool_:
-        return kind == "min"
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return info.min if kind == "max" else info.max
-    return -np.inf if kind == "max" else np.inf
-
-
-def _reduction_update(kind: str, dtype, ref: str, value: str) -> list[str]:
-    if kind == "sum":
-        return [f"{ref} += {value}"]
-    if kind == "prod":
-        return [f"{ref} *= {value}"]
-    if dtype == np.bool_:
-        op = "or" if kind == "max" else "and"
-        return [f"{ref} = {ref} {op} {value}"]
-    cmp = ">=" if kind == "max" else "<="
-    nan = f" or {value} != {value}" if np.issubdtype(dtype, np.inexact) else ""
-    # NaN propagates: once the accumulator is NaN no comparison replaces it. Of equal values
-    # the last wins, as in numpy (it tells 0.0 from -0.0).
-    return [f"if {value} {cmp} {ref}{nan}:", f"    {ref} = {value}"]
-
-
-class Emitter:
-    """Builds the body of one generated function from an (inlined) IR."""
-
-    def __init__(self, ir: IR):
-        self.ir = ir
-        self.lines: list[str] = []
-        self.names: dict[Var, str] = {}
-        self.consts: list[np.ndarray] = []
-        self.buffers: list[tuple[tuple, np.dtype]] = []
-        self.literals: dict[str, str] = {}
-        self.const_names: dict[int, str] = {}
-        self.counter = 0
-        self.consumers: dict[Var, set[int]] = {}
-        for i, e in enumerate(ir.eqns):
-            for a in e.inputs:
-                if isinstance(a, Var):
-                    self.consumers.setdefault(a, set()).add(i)
-        self.outs = {a for a in ir.outs if isinstance(a, Var)}
-        self.groups: dict[tuple, Group] = {}
-        self.owner: dict[Var, Group] = {}
-        self._print_names: dict[Var, str] = {}
-
-    # -- names
-    def fresh(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def name_of(self, a) -> str:
-        """A stable short name for comments."""
-        if isinstance(a, Literal):
-            val = np.asarray(a.val)
-            return repr(val.item()) if val.ndim == 0 else f"const{a.aval}"
-        if a not in self._print_names:
-            self._print_names[a] = f"%{len(self._print_names)}"
-        return self._print_names[a]
-
-    def atom(self, a) -> str:
-        """The expression of a materialised value (arrays by name, scalars as scalars)."""
-        if isinstance(a, Literal):
-            val = np.asarray(a.val)
-            if val.ndim == 0:
-                return scalar_literal(val, val.dtype)
-            key = id(a.val)
-            if key not in self.const_names:
-                self.const_names[key] = f"c{len(self.consts)}"
-                self.consts.append(np.ascontiguousarray(val))
-            return self.const_names[key]
-        return self.names[a]
-
-    def literal(self, value, dtype) -> str:
-        """A typed scalar constant, hoisted to a module global (Numba freezes it)."""
-        expr = scalar_literal(value, dtype)
-        if expr not in self.literals:
-            self.literals[expr] = f"L{len(self.literals)}"
-        return self.literals[expr]
-
-    def alloc(self, shape: tuple, dtype) -> str:
-        """An uninitialised array: a buffer the caller allocates and passes in (Numba compiles
-        np.empty anew for every dtype and rank, which costs more than the call saves)."""
-        name = f"b{len(self.buffers)}"
-        self.buffers.append((tuple(shape), np.dtype(dtype)))
-        return name
-
-    def used_outside(self, v: Var, eqn_ids: set[int]) -> bool:
-        return v in self.outs or not self.consumers.get(v, set()) <= eqn_ids
-
-    def line(self, text: str):
-        """Append a statement to the function body (used by whole-array rules)."""
-        self.lines.append(text)
-
-    def kernel(self, name: str) -> str:
-        """The source name of a helper kernel from xform.backends.kernels."""
-        return f"K.{name}"
-
-    def nested(self, ir: IR, inputs: list[str]) -> tuple[list[str], list[str]]:
-        """Emit a closed IR held in a param (a branch, a loop body) with its inputs bound to
-        the expressions `inputs`: returns its statements, for the rule to indent under its
-        `if`/`while`/`for`, and the expressions of its outputs. Names and constants are shared
-        with this emitter, since the nested code lives in the same generated function."""
-        ir = inline_calls(ir)
-        child = _NestedEmitter(ir)
-        child.consts, child.const_names = self.consts, self.const_names
-        child.literals, child._print_names = self.literals, self._print_names
-        child.counter = self.counter
-        child.names.update(zip(ir.in_vars, inputs))
-        child.emit(ir.eqns)
-        outs = [child.atom(a) for a in ir.outs]
-        self.counter = child.counter
-        return child.lines, outs
-
-    # -- groups
-    def settle(self, a, keep: Group | None = None):
-        """Make operand `a` available outside open loops: flush the group producing it."""
-        if not isinstance(a, Var):
-            return
-        g = self.owner.get(a)
-        if g is not None and (g is not keep or g.reduced(a)):
-            self.flush(g)
-
-    def flush(self, g: Group):
-        del self.groups[g.shape]
-        for v in list(g.local) + [r[0] for r in g.reductions]:
-            self.owner.pop(v, None)
-        g.flush()
-
-    def group(self, shape) -> Group:
-        g = self.groups.get(shape)
-        if g is None:
-            g = self.groups[shape] = Group(self, shape)
-        return g
-
-    def claim(self, g: Group, eqn: Eqn):
-        for v in eqn.outputs:
-            self.owner[v] = g
-
-    # -- the walk
-    def emit(self, eqns: list[Eqn]):
-        for i, eqn in enumerate(eqns):
-            rule = eqn.prim.numba
-            if rule is None:
-                raise Unsupported(f"the primitive '{eqn.prim.name}' has no Numba lowering")
-            if isinstance(rule, Scalar):
-                shape = eqn.outputs[0].aval.shape
-                for a in eqn.inputs:
-                    self.settle(a, self.groups.get(shape))
-                g = self.group(shape)
-                out_dtype = eqn.outputs[0].aval.dtype
-                t = dtype_expr(out_dtype)
-                cast = not (rule.keeps_float and is_float_dtype(out_dtype) and all(
-                    a.aval.dtype == out_dtype for a in eqn.inputs[-2:]))
-                ops = [g.operand(a) for a in eqn.inputs]
-                g.add(i, eqn, rule.expr(*ops, t=t, **eqn.params), cast,
-                      *[f and f(*ops, t=t, **eqn.params) for f in (rule.exact, rule.guard)])
-                self.claim(g, eqn)
-            elif rule is BROADCAST:
-                self.settle(eqn.inputs[0])
-                g = self.group(eqn.outputs[0].aval.shape)
-                g.add_broadcast(i, eqn, **eqn.params)
-                self.claim(g, eqn)
-            elif isinstance(rule, Reduction):
-                (x,) = eqn.inputs
-                self.settle(x, self.groups.get(x.aval.shape))
-                g = self.group(x.aval.shape)
-                if eqn.params["axes"]:
-                    g.add_reduction(i, eqn, rule.kind, eqn.params["axes"])
-                else:  # reducing over no axes is the identity
-                    g.add(i, eqn, g.operand(x))
-                self.claim(g, eqn)
-            elif callable(rule):
-                for a in eqn.inputs:
-                    self.settle(a)
-                ins = [Val(self.atom(a), a.aval) for a in eqn.inputs]
-                outs = []
-                for v in eqn.outputs:
-                    self.names[v] = self.fresh("v")
-                    outs.append(Val(self.names[v], v.aval))
-                self.lines.append(_eqn_comment(eqn, self.name_of))
-                rule(self, ins, outs, **eqn.params)
-            else:
-                raise Unsupported(f"the primitive '{eqn.prim.name}' has no Numba lowering")
-        for g in list(self.groups.values()):
-            self.flush(g)
-
-
-class _NestedEmitter(Emitter):
-    """Emits a branch or loop body (see `Emitter.nested`)."""
-
-    def alloc(self, shape: tuple, dtype) -> str:
-        # Fresh on every run of the block: a loop body reruns, and a buffer passed in once
-        # would be overwritten while a loop carry still refers to it.
-        return f"np.empty({tuple(shape)!r}, {dtype_expr(dtype)})"
-
-
-@functools.cache
-def _helpers_fingerprint() -> str:
-    """Names the helper code that Numba links into a generated program (kernels, vectorised
-    math, the BLAS chosen): part of each generated source, so that a program in the disk cache
-    is never loaded with stale helpers or a BLAS symbol this process did not register."""
-    from xform.backends.blas import FLAVOUR
-    digest = hashlib.sha256(FLAVOUR.encode())
-    for name in ("kernels.py", "vecmath.py", "blas.py"):
-        with open(os.path.join(os.path.dirname(__file__), name), "rb") as f:
-            digest.update(f.read())
-    return f"{FLAVOUR} {digest.hexdigest()[:16]}"
-
-
-def generate(ir: IR) -> tuple[str, list[np.ndarray], list[tuple]]:
-    """Source of a module defining `kernel(*consts, *buffers, *inputs) -> tuple of outputs`,
-    the consts, and the (shape, dtype) of each buffer."""
-    ir = inline_calls(ir)
-    em = Emitter(ir)
-    args = [f"a{k}" for k in range(len(ir.in_vars))]
-    for v, name in zip(ir.in_vars, args):
-        em.names[v] = name
-    em.emit(ir.eqns)
-    outs = [em.atom(a) for a in ir.outs if isinstance(a, Var)]
-    params = ([f"c{k}" for k in range(len(em.consts))]
-              + [f"b{k}" for k in range(len(em.buffers))] + args)
-    body = "\n".join("    " + s for s in em.lines + [f"return ({''.join(o + ', ' for o in outs)})"])
-    source = (f"# Generated by xform from an IR with {len(ir.eqns)} equations.\n"
-              f"# Helpers: {_helpers_fingerprint()}\n"
-              "import math\n\nimport numba\nimport numpy as np\n\n"
-              "from xform.backends import kernels as K\n"
-              "from xform.backends import vecmath as V\n\n"
-              + "".join(f"{name} = {expr}\n" for expr, name in em.literals.items()) + "\n\n"
-              "@numba.njit(cache=CACHE, error_model='numpy', nogil=True)\n"
-              f"def kernel({', '.join(params)}):\n{body}\n")
-    return source, em.consts, em.buffers
-
+from xform.backends.codegen import Unsupported, generate
+from xform.core import IR, Literal, Var, at_root, eval_ir
 
 # ----------------------------------------------------------------------------- compile + cache
 
@@ -485,7 +47,6 @@ def _load_module(source: str):
         module = importlib.util.module_from_spec(spec)
         sys.modules[mod_name] = module  # Numba's cache re-imports it by name when loading
         spec.loader.exec_module(module)
-    module.SOURCE = source
     _modules[mod_name] = module
     return module
 
@@ -516,7 +77,7 @@ class CompiledProgram:
 
     def __init__(self, ir: IR):
         source, self.consts, buffers = generate(ir)
-        self.source = source
+        self.source, self.in_avals, self.buffers = source, ir.in_avals, buffers
         self.module = _load_module(source)
         self.kernel = self.module.kernel
         self.run = self._first_call
@@ -529,13 +90,29 @@ class CompiledProgram:
     def __call__(self, args) -> list:
         return self.run(args)
 
+    def compile(self):
+        """Compile (or load from the disk cache) now, for contiguous arguments of the IR's
+        avals, rather than at the first call."""
+        from numba import typeof
+        examples = [*self.consts, *(np.empty(shape, dtype) for shape, dtype in self.buffers),
+                    *(np.zeros(a.shape, a.dtype)[()] if a.shape == () else
+                      np.empty(a.shape, a.dtype) for a in self.in_avals)]
+        signature = tuple(typeof(x) for x in examples)
+        self._loaded(lambda: self.kernel.compile(signature))
+        self._bind_wrapper()
+
     def _first_call(self, args):
-        """The first call loads or compiles; an unreadable cache entry is recompiled."""
+        """The first call loads or compiles, unless `compile` has."""
+        return self._loaded(lambda: self._bind_wrapper()(args))
+
+    def _loaded(self, step: Callable):
+        """`step()`, which compiles or loads the kernel; an unreadable cache entry is
+        recompiled. Counts the program as compiled or loaded."""
         try:
             with warnings.catch_warnings():
                 # Numba's advice about non-contiguous operands is not actionable by users.
                 warnings.simplefilter("ignore", _performance_warning())
-                results = self._bind_wrapper()(args)
+                result = step()
         except Exception as exc:
             if not _looks_like_cache_failure(exc):
                 raise
@@ -543,10 +120,10 @@ class CompiledProgram:
             _modules.pop(self.module.__name__, None)
             self.module = _load_module(self.source)
             self.kernel = self.module.kernel
-            results = self._bind_wrapper()(args)
+            result = step()
         hits = sum(self.kernel.stats.cache_hits.values())
         stats["loaded" if hits else "compiled"] += 1
-        return results
+        return result
 
     def _bind_wrapper(self):
         namespace = dict(self.namespace, kernel=self.kernel)

@@ -7,6 +7,7 @@ import numpy as _numpy
 from xform.numpy import methods as _methods  # noqa: F401  (attaches operators to tracers)
 from xform.numpy import linalg  # noqa: F401
 from xform.numpy._core import Array, unsupported as _unsupported
+from xform.numpy._core import result_dtype as result_type  # noqa: F401  (traced values too)
 from xform.numpy.contract import *  # noqa: F401,F403
 from xform.numpy.creation import *  # noqa: F401,F403
 from xform.numpy.indexing import IndexUpdateHelper as _IndexUpdateHelper  # noqa: F401

@@ -68,6 +68,38 @@ def _nested(a) -> bool:
     return type(a) in (list, tuple) and holds_tracer(a)
 
 
+def _wrap_all(result):
+    """numpy's result with its arrays (also inside a tuple, list or namedtuple) as `Array`."""
+    if isinstance(result, tuple) and hasattr(result, "_fields"):
+        return type(result)(*map(wrap, result))
+    if type(result) in (tuple, list):
+        return type(result)(map(wrap, result))
+    return wrap(result)
+
+
+def numpy_function(np_fn):
+    """Decorate the traced implementation of numpy's `np_fn` (with numpy's signature): plain
+    inputs run numpy itself (arrays returned as `Array`); nested lists or tuples holding
+    traced values are one traced array, as `asarray` makes them; `out=` is refused, since
+    arrays here are values."""
+    def decorate(traced_fn):
+        @functools.wraps(traced_fn)
+        def fn(*args, **kwargs):
+            if kwargs.get("out") is not None:
+                raise NotImplementedError(
+                    f"xform.numpy.{traced_fn.__name__}: out= is not supported; arrays are "
+                    "immutable, use the returned value")
+            for a in (*args, *kwargs.values()):  # a loop: this runs for every call
+                if isinstance(a, Tracer) or (type(a) in (list, tuple) and holds_tracer(a)):
+                    return traced_fn(*[stack_nested(a) if _nested(a) else a for a in args],
+                                     **{k: stack_nested(v) if _nested(v) else v
+                                        for k, v in kwargs.items()})
+            return _wrap_all(np_fn(*args, **kwargs))
+        fn.accepts_nested_tracers = True
+        return fn
+    return decorate
+
+
 def lists_as_arrays(fn):
     """Let `fn` take nested lists or tuples holding traced values wherever it takes an array,
     as the one traced array `asarray` makes of them (as autograd and JAX do)."""
@@ -158,8 +190,9 @@ def broadcast_to_shape(x, shape):
     return broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
 
 
-def broadcast_operands(*args):
-    """Broadcast all operands to their common shape, reporting the shapes when they clash."""
+def broadcast_operands(*args, keep_scalars: bool = False):
+    """Broadcast all operands to their common shape, reporting the shapes when they clash;
+    with `keep_scalars`, 0-d operands stay 0-d (elementwise primitives broadcast those)."""
     shapes = [shape_of(a) for a in args]
     if shapes.count(shapes[0]) == len(shapes):
         return list(args)
@@ -168,7 +201,8 @@ def broadcast_operands(*args):
     except ValueError:
         raise ValueError("operands could not be broadcast together with shapes "
                          + " ".join(str(s) for s in shapes)) from None
-    return [broadcast_to_shape(a, shape) for a in args]
+    return [a if keep_scalars and s == () else broadcast_to_shape(a, shape)
+            for a, s in zip(args, shapes)]
 
 
 def ufunc_apply(ufunc, prim, *args):
@@ -178,7 +212,7 @@ def ufunc_apply(ufunc, prim, *args):
         return wrap(ufunc(*args))
     dtypes = loop_dtypes(ufunc, *args)
     ops = [cast(a, dt) for a, dt in zip(args, dtypes)]
-    out = prim.bind1(*(broadcast_operands(*ops) if len(ops) > 1 else ops))
+    out = prim.bind1(*(broadcast_operands(*ops, keep_scalars=True) if len(ops) > 1 else ops))
     return cast(out, dtypes[-1])
 
 

@@ -3,16 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.numpy._core import (
-    broadcast_to_shape,
-    cast,
-    dtype_of,
-    is_traced,
-    lists_as_arrays,
-    normalize_axis,
-    shape_of,
-    wrap,
-)
+from xform.numpy._core import (broadcast_to_shape, cast, dtype_of, normalize_axis, numpy_function,
+                               shape_of, wrap)
 from xform.primitives import structural as st
 from xform.primitives.linalg import dot_general
 from xform.primitives.reductions import reduce_sum
@@ -45,7 +37,7 @@ def _not_aligned(name, sa, sb, da, db):
                       f"{sb[db]} (dim {db})")
 
 
-@lists_as_arrays
+@numpy_function(np.dot)
 def dot(a, b, out=None):
     """Dot product with numpy's rules for every rank, as `numpy.dot`.
 
@@ -54,8 +46,6 @@ def dot(a, b, out=None):
     """
     if out is not None:
         raise NotImplementedError("xform.numpy.dot: out= is not supported")
-    if not is_traced(a, b):
-        return wrap(np.dot(a, b))
     from xform.numpy.ufuncs import multiply
     a, b = _promote(a, b)
     sa, sb = shape_of(a), shape_of(b)
@@ -67,15 +57,13 @@ def dot(a, b, out=None):
     return dot_general(a, b, ((da,), (db,)))
 
 
-@lists_as_arrays
+@numpy_function(np.matmul)
 def matmul(x1, x2):
     """Matrix product with broadcast batch dimensions and 1-D promotion, as `numpy.matmul`.
 
     >>> matmul(np.ones((4, 2, 3)), np.ones((3, 5))).shape
     (4, 2, 5)
     """
-    if not is_traced(x1, x2):
-        return wrap(np.matmul(x1, x2))
     a, b = _promote(x1, x2)
     sa0, sb0 = shape_of(a), shape_of(b)
     for i, s in enumerate((sa0, sb0)):
@@ -113,15 +101,13 @@ def matmul(x1, x2):
     return st.reshape(out, tuple(n for i, n in enumerate(shp) if i not in drop))
 
 
-@lists_as_arrays
+@numpy_function(np.vdot)
 def vdot(a, b):
     """Dot product of the flattened arrays, as `numpy.vdot` (real arrays).
 
     >>> float(vdot(np.ones((2, 2)), np.ones(4)))
     4.0
     """
-    if not is_traced(a, b):
-        return wrap(np.vdot(a, b))
     a, b = _promote(a, b)
     sa, sb = shape_of(a), shape_of(b)
     na, nb = int(np.prod(sa, dtype=np.int64)), int(np.prod(sb, dtype=np.int64))
@@ -130,15 +116,13 @@ def vdot(a, b):
     return dot_general(st.reshape(a, (na,)), st.reshape(b, (nb,)), ((0,), (0,)))
 
 
-@lists_as_arrays
+@numpy_function(np.inner)
 def inner(a, b):
     """Sum product over the last axes, as `numpy.inner`.
 
     >>> inner(np.ones((2, 3)), np.ones((4, 3))).shape
     (2, 4)
     """
-    if not is_traced(a, b):
-        return wrap(np.inner(a, b))
     from xform.numpy.ufuncs import multiply
     a, b = _promote(a, b)
     sa, sb = shape_of(a), shape_of(b)
@@ -149,7 +133,7 @@ def inner(a, b):
     return dot_general(a, b, ((len(sa) - 1,), (len(sb) - 1,)))
 
 
-@lists_as_arrays
+@numpy_function(np.outer)
 def outer(a, b, out=None):
     """Outer product of the flattened arrays, as `numpy.outer`.
 
@@ -158,14 +142,12 @@ def outer(a, b, out=None):
     """
     if out is not None:
         raise NotImplementedError("xform.numpy.outer: out= is not supported")
-    if not is_traced(a, b):
-        return wrap(np.outer(a, b))
     from xform.numpy.shape import ravel, reshape
     from xform.numpy.ufuncs import multiply
     return multiply(reshape(ravel(a), (-1, 1)), ravel(b))
 
 
-@lists_as_arrays
+@numpy_function(np.tensordot)
 def tensordot(a, b, axes=2):
     """Sum products over the given axes (`axes` an int N or a pair of axis lists), as
     `numpy.tensordot`.
@@ -173,8 +155,6 @@ def tensordot(a, b, axes=2):
     >>> tensordot(np.ones((2, 3, 4)), np.ones((3, 4, 5))).shape
     (2, 5)
     """
-    if not is_traced(a, b):
-        return wrap(np.tensordot(a, b, axes))
     a, b = _promote(a, b)
     sa, sb = shape_of(a), shape_of(b)
     if isinstance(axes, (int, np.integer)):
@@ -275,7 +255,7 @@ def _sum_unneeded(x, lab, needed):
     return reduce_sum(x, axes), [c for c in lab if c in needed]
 
 
-@lists_as_arrays
+@numpy_function(np.einsum)
 def einsum(subscripts, *operands, out=None, optimize=False):
     """Einstein summation, as `numpy.einsum`: implicit or explicit output, '...', repeated
     labels (diagonals, traces); several operands are contracted pairwise, left to right.
@@ -288,8 +268,6 @@ def einsum(subscripts, *operands, out=None, optimize=False):
     if not isinstance(subscripts, str):
         raise NotImplementedError("xform.numpy.einsum supports the subscripts-string form "
                                   "only, e.g. einsum('ij,jk->ik', a, b)")
-    if not is_traced(*operands):
-        return wrap(np.einsum(subscripts, *operands, optimize=optimize))
     ops = _promote(*operands)
     shapes = [shape_of(x) for x in ops]
     labels, out_lab = _parse_einsum(subscripts, shapes)
@@ -334,15 +312,13 @@ def _diag_last2(x, offset):
     return st.slice_(flat, (*zeros, start), (*lead, limit), (*(1,) * len(lead), m + 1))
 
 
-@lists_as_arrays
+@numpy_function(np.diagonal)
 def diagonal(a, offset=0, axis1=0, axis2=1):
     """The `offset` diagonal of the `axis1`/`axis2` planes, as a last axis (as numpy).
 
     >>> diagonal(np.arange(9).reshape(3, 3), 1).tolist()
     [1, 5]
     """
-    if not is_traced(a):
-        return wrap(np.diagonal(a, offset, axis1, axis2))
     shp = shape_of(a)
     if len(shp) < 2:
         raise ValueError(f"diagonal requires an array of at least two dimensions, got shape "
@@ -354,7 +330,7 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     return _diag_last2(st.transpose(a, (*rest, i, j)), int(offset))
 
 
-@lists_as_arrays
+@numpy_function(np.trace)
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     """Sum along a diagonal, as `numpy.trace`.
 
@@ -363,21 +339,17 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     """
     if out is not None:
         raise NotImplementedError("xform.numpy.trace: out= is not supported")
-    if not is_traced(a):
-        return wrap(np.trace(a, offset, axis1, axis2, dtype))
     from xform.numpy.reductions import sum as sum_
     return sum_(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 
-@lists_as_arrays
+@numpy_function(np.diag)
 def diag(v, k=0):
     """The `k`-th diagonal of a 2-D array, or a 2-D array with 1-D `v` on it, as numpy.
 
     >>> diag(np.array([1, 2])).tolist()
     [[1, 0], [0, 2]]
     """
-    if not is_traced(v):
-        return wrap(np.diag(v, k))
     shp = shape_of(v)
     if len(shp) == 2:
         return diagonal(v, k)
@@ -404,39 +376,33 @@ def _masked(m, k, lower):
     return where(mask, m, np.zeros((), dtype_of(m)))
 
 
-@lists_as_arrays
+@numpy_function(np.tril)
 def tril(m, k=0):
     """Zero the elements above the `k`-th diagonal of the last two axes, as `numpy.tril`.
 
     >>> tril(np.ones((2, 2))).tolist()
     [[1.0, 0.0], [1.0, 1.0]]
     """
-    if not is_traced(m):
-        return wrap(np.tril(m, k))
     return _masked(m, k, lower=True)
 
 
-@lists_as_arrays
+@numpy_function(np.triu)
 def triu(m, k=0):
     """Zero the elements below the `k`-th diagonal of the last two axes, as `numpy.triu`.
 
     >>> triu(np.ones((2, 2))).tolist()
     [[1.0, 1.0], [0.0, 1.0]]
     """
-    if not is_traced(m):
-        return wrap(np.triu(m, k))
     return _masked(m, k, lower=False)
 
 
-@lists_as_arrays
+@numpy_function(np.kron)
 def kron(a, b):
     """Kronecker product, as `numpy.kron`.
 
     >>> kron(np.eye(2), np.ones((2, 2))).shape
     (4, 4)
     """
-    if not is_traced(a, b):
-        return wrap(np.kron(a, b))
     from xform.numpy.ufuncs import multiply
     a, b = _promote(a, b)
     sa, sb = shape_of(a), shape_of(b)

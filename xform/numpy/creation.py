@@ -3,19 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import Tracer
-from xform.numpy._core import (
-    broadcast_to_shape,
-    cast,
-    dtype_of,
-    holds_tracer,
-    is_traced,
-    lists_as_arrays,
-    result_dtype,
-    shape_of,
-    stack_nested,
-    wrap,
-)
+from xform.numpy._core import (broadcast_to_shape, cast, dtype_of, holds_tracer, is_traced,
+                               lists_as_arrays, numpy_function, result_dtype, shape_of,
+                               stack_nested, wrap)
 
 __all__ = [
     "arange",
@@ -103,15 +93,13 @@ def empty(shape, dtype=float, order="C"):
     return zeros(shape, dtype, order)
 
 
-@lists_as_arrays
+@numpy_function(np.full)
 def full(shape, fill_value, dtype=None, order="C"):
     """An array filled with `fill_value` (which may be traced), as `numpy.full`.
 
     >>> full((2,), 7.0).tolist()
     [7.0, 7.0]
     """
-    if not is_traced(fill_value):
-        return wrap(np.full(shape, fill_value, dtype, order))
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     return broadcast_to_shape(cast(fill_value, dtype or dtype_of(fill_value)), shape)
 
@@ -181,7 +169,7 @@ def arange(start, stop=None, step=None, dtype=None):
     return wrap(np.arange(start, stop, step, dtype=dtype))
 
 
-@lists_as_arrays
+@numpy_function(np.linspace)
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """`num` evenly spaced values from `start` to `stop`, as `numpy.linspace`; `start` and
     `stop` may be traced (then the result is exact at both ends and differentiable).
@@ -189,8 +177,6 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     >>> linspace(0.0, 1.0, 5).tolist()
     [0.0, 0.25, 0.5, 0.75, 1.0]
     """
-    if not is_traced(start, stop):
-        return wrap(np.linspace(start, stop, num, endpoint, retstep, dtype, axis))
     from xform.numpy.shape import moveaxis, reshape
     num = int(num)
     if num < 0:
@@ -217,15 +203,13 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     return y
 
 
-@lists_as_arrays
+@numpy_function(np.logspace)
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     """`base ** linspace(start, stop, num)`, as `numpy.logspace`.
 
     >>> logspace(0.0, 2.0, 3).tolist()
     [1.0, 10.0, 100.0]
     """
-    if not is_traced(start, stop, base):
-        return wrap(np.logspace(start, stop, num, endpoint, base, dtype, axis))
     from xform.numpy.ufuncs import power
     y = power(base, linspace(start, stop, num, endpoint, axis=axis))
     return y if dtype is None else cast(y, dtype)
@@ -261,16 +245,13 @@ def tri(N, M=None, k=0, dtype=float):
     return wrap(np.tri(N, M, k, dtype))
 
 
-@lists_as_arrays
+@numpy_function(np.meshgrid)
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     """Coordinate matrices from coordinate vectors (which may be traced), as numpy.
 
     >>> [g.shape for g in meshgrid(np.arange(3), np.arange(2))]
     [(2, 3), (2, 3)]
     """
-    if not is_traced(*xi):
-        return tuple(wrap(g) for g in np.meshgrid(*xi, copy=copy, sparse=sparse,
-                                                  indexing=indexing))
     from xform.numpy.shape import broadcast_arrays, reshape
     if indexing not in ("xy", "ij"):
         raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")

@@ -11,7 +11,7 @@ from collections import namedtuple
 import numpy as np
 
 from xform.core import get_aval
-from xform.numpy._core import cast, is_traced, lists_as_arrays, normalize_axis, unsupported, wrap
+from xform.numpy._core import cast, is_traced, normalize_axis, numpy_function, unsupported
 from xform.primitives import elementwise as ew
 from xform.primitives import linalg as lp
 from xform.primitives.reductions import reduce_max, reduce_min, reduce_sum
@@ -84,10 +84,6 @@ def _full(shape, value, dtype):
     return broadcast_in_dim(np.asarray(value, dtype), tuple(shape), ())
 
 
-def _wrap_all(xs):
-    return [wrap(np.asarray(x)) if isinstance(x, np.ndarray) else x for x in xs]
-
-
 # ----------------------------------------------------------------------------- norm
 
 def _safe_sqrt_sum_squares(x, axes):
@@ -149,7 +145,7 @@ def _matrix_norm(x, ord, row, col):
     raise ValueError(f"Invalid norm order {ord!r} for matrices")
 
 
-@lists_as_arrays
+@numpy_function(np.linalg.norm)
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector or matrix norm, as `numpy.linalg.norm`. The 2-norm has gradient 0 at 0.
 
@@ -157,9 +153,6 @@ def norm(x, ord=None, axis=None, keepdims=False):
     >>> float(xnp.linalg.norm(np.array([3.0, 4.0])))
     5.0
     """
-    if not is_traced(x):
-        out = np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
-        return wrap(out) if isinstance(out, np.ndarray) else out
     (x,) = _as_float(x)
     nd = get_aval(x).ndim
     if axis is None:
@@ -188,7 +181,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 # ----------------------------------------------------------------------------- solve, inv, det
 
-@lists_as_arrays
+@numpy_function(np.linalg.solve)
 def solve(a, b):
     """Solve a @ x = b, as `numpy.linalg.solve` (b is a vector only when it is 1-D; batch
     dimensions broadcast).
@@ -197,8 +190,6 @@ def solve(a, b):
     >>> xnp.linalg.solve(np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([2.0, 2.0]))
     Array([1. , 0.5])
     """
-    if not is_traced(a, b):
-        return wrap(np.linalg.solve(a, b))
     a, b = _as_float(a, b)
     _check_stack("solve", a)
     ashape, bshape = get_aval(a).shape, get_aval(b).shape
@@ -232,7 +223,7 @@ def _broadcast_batch(x, batch):
     return broadcast_in_dim(x, target, tuple(range(lead, len(target))))
 
 
-@lists_as_arrays
+@numpy_function(np.linalg.inv)
 def inv(a):
     """Inverse of a square matrix (or a stack of them), as `numpy.linalg.inv`.
 
@@ -241,14 +232,12 @@ def inv(a):
     Array([[0.5 , 0.  ],
            [0.  , 0.25]])
     """
-    if not is_traced(a):
-        return wrap(np.linalg.inv(a))
     (a,) = _as_float(a)
     _check_stack("inv", a)
     return lp.inv(a)
 
 
-@lists_as_arrays
+@numpy_function(np.linalg.det)
 def det(a):
     """Determinant of a square matrix (or a stack of them), as `numpy.linalg.det`.
 
@@ -256,15 +245,12 @@ def det(a):
     >>> round(float(xnp.linalg.det(np.array([[2.0, 1.0], [1.0, 3.0]]))), 9)
     5.0
     """
-    if not is_traced(a):
-        out = np.linalg.det(a)
-        return wrap(out) if isinstance(out, np.ndarray) else out
     (a,) = _as_float(a)
     _check_stack("det", a)
     return lp.det(a)
 
 
-@lists_as_arrays
+@numpy_function(np.linalg.slogdet)
 def slogdet(a):
     """`(sign, logabsdet)` of a square matrix (or a stack of them), as `numpy.linalg.slogdet`.
 
@@ -273,9 +259,6 @@ def slogdet(a):
     >>> float(sign), round(float(logabsdet), 6)
     (1.0, 1.609438)
     """
-    if not is_traced(a):
-        sign, logabsdet = np.linalg.slogdet(a)
-        return SlogdetResult(*_wrap_all([sign, logabsdet]))
     (a,) = _as_float(a)
     _check_stack("slogdet", a)
     return SlogdetResult(*lp.slogdet(a))
@@ -283,7 +266,7 @@ def slogdet(a):
 
 # ----------------------------------------------------------------------------- decompositions
 
-@lists_as_arrays
+@numpy_function(np.linalg.cholesky)
 def cholesky(a, /, *, upper=False):
     """Cholesky factor of a symmetric positive-definite matrix, as `numpy.linalg.cholesky`:
     lower L with a = L Lᵀ reading a's lower triangle (upper=True: U = Lᵀ from the upper one).
@@ -293,8 +276,6 @@ def cholesky(a, /, *, upper=False):
     Array([[2., 0.],
            [1., 2.]])
     """
-    if not is_traced(a):
-        return wrap(np.linalg.cholesky(a, upper=upper))
     (a,) = _as_float(a)
     _check_stack("cholesky", a)
     if upper:
@@ -302,7 +283,7 @@ def cholesky(a, /, *, upper=False):
     return lp.cholesky(a)
 
 
-@lists_as_arrays
+@numpy_function(np.linalg.eigh)
 def eigh(a, UPLO="L"):
     """Eigenvalues (ascending) and eigenvectors of a symmetric matrix, as `numpy.linalg.eigh`;
     returns `(eigenvalues, eigenvectors)`. Derivatives assume distinct eigenvalues.
@@ -314,15 +295,12 @@ def eigh(a, UPLO="L"):
     """
     if UPLO not in ("L", "U"):
         raise ValueError("UPLO argument must be 'L' or 'U'")
-    if not is_traced(a):
-        w, v = np.linalg.eigh(a, UPLO=UPLO)
-        return EighResult(*_wrap_all([w, v]))
     (a,) = _as_float(a)
     _check_stack("eigh", a)
     return EighResult(*lp.eigh(a, lower=UPLO == "L"))
 
 
-@lists_as_arrays
+@numpy_function(np.linalg.eigvalsh)
 def eigvalsh(a, UPLO="L"):
     """Eigenvalues (ascending) of a symmetric matrix, as `numpy.linalg.eigvalsh`.
 
@@ -330,12 +308,10 @@ def eigvalsh(a, UPLO="L"):
     >>> xnp.linalg.eigvalsh(np.array([[2.0, 0.0], [0.0, 1.0]]))
     Array([1., 2.])
     """
-    if not is_traced(a):
-        return wrap(np.linalg.eigvalsh(a, UPLO=UPLO))
     return eigh(a, UPLO).eigenvalues
 
 
-@lists_as_arrays
+@numpy_function(np.linalg.qr)
 def qr(a, mode="reduced"):
     """QR decomposition, as `numpy.linalg.qr`. Traced inputs support mode 'reduced', 'r', and
     'complete' when the matrices are not taller than wide (then it equals 'reduced').
@@ -347,11 +323,6 @@ def qr(a, mode="reduced"):
     """
     if mode not in ("reduced", "complete", "r", "raw"):
         raise ValueError(f"Unrecognized mode '{mode}'")
-    if not is_traced(a):
-        out = np.linalg.qr(a, mode=mode)
-        if mode == "r":
-            return wrap(out)
-        return (QRResult if mode != "raw" else tuple)(*_wrap_all(list(out)))
     (a,) = _as_float(a)
     _check_stack("qr", a, square=False)
     m, n = get_aval(a).shape[-2:]
@@ -364,7 +335,7 @@ def qr(a, mode="reduced"):
     return r if mode == "r" else QRResult(q, r)
 
 
-@lists_as_arrays
+@numpy_function(np.linalg.svd)
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     """Singular value decomposition, as `numpy.linalg.svd`: `(U, S, Vh)` or just `S`.
     Traced inputs need full_matrices=False (unless the matrices are square). Derivatives of
@@ -374,10 +345,6 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     >>> xnp.linalg.svd(np.array([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False)
     Array([4., 3.])
     """
-    if not is_traced(a):
-        out = np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv,
-                            hermitian=hermitian)
-        return SVDResult(*_wrap_all(list(out))) if compute_uv else wrap(out)
     (a,) = _as_float(a)
     _check_stack("svd", a, square=False)
     if not compute_uv:

@@ -1,11 +1,12 @@
-"""Operators and array methods of traced values, defined by the xform.numpy functions."""
+"""Operators and array methods of traced values, defined by the xform.numpy functions and
+installed through core's one hook."""
 from __future__ import annotations
 
 import functools
 
 import numpy as np
 
-from xform.core import Tracer, TracerConversionError
+from xform.core import Tracer, TracerConversionError, define_tracer_methods
 
 
 @functools.cache
@@ -29,31 +30,6 @@ def _method(name):
     return method
 
 
-_OPERATORS = {
-    "add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
-    "floordiv": "floor_divide", "mod": "mod", "pow": "power", "matmul": "matmul",
-    "and": "logical_and", "or": "logical_or", "xor": "logical_xor",
-}
-for _dunder, _fn in _OPERATORS.items():
-    setattr(Tracer, f"__{_dunder}__", _binop(_fn))
-    setattr(Tracer, f"__r{_dunder}__", _binop(_fn, reflected=True))
-
-for _dunder, _fn in {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
-                     "eq": "equal", "ne": "not_equal"}.items():
-    setattr(Tracer, f"__{_dunder}__", _binop(_fn))
-
-Tracer.__neg__ = lambda self: _np().negative(self)
-Tracer.__pos__ = lambda self: self
-Tracer.__abs__ = lambda self: _np().absolute(self)
-Tracer.__invert__ = lambda self: _np().logical_not(self)
-Tracer.__hash__ = None  # defining __eq__ makes a type unhashable; keep it explicit
-
-for _name in ("sum", "mean", "prod", "max", "min", "var", "std", "argmax", "argmin", "cumsum",
-              "cumprod", "any", "all", "ravel", "squeeze", "clip", "dot", "round", "swapaxes",
-              "repeat", "diagonal", "trace"):
-    setattr(Tracer, _name, _method(_name))
-
-
 def _reshape(self, *shape, order="C"):
     # numpy's method takes the shape as one tuple or as separate ints.
     shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
@@ -63,11 +39,6 @@ def _reshape(self, *shape, order="C"):
 def _transpose(self, *axes):
     axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
     return _np().transpose(self, axes or None)
-
-
-Tracer.reshape = _reshape
-Tracer.transpose = _transpose
-Tracer.flatten = lambda self, order="C": _np().ravel(self, order)
 
 
 def _getitem(self, idx):
@@ -85,11 +56,34 @@ def _at(self):
     return IndexUpdateHelper(self)
 
 
-Tracer.__getitem__ = _getitem
-Tracer.astype = _astype
-Tracer.at = property(_at)
-Tracer.T = property(lambda self: _np().transpose(self))
-Tracer.mT = property(lambda self: _np().swapaxes(self, -1, -2))
+_OPERATORS = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
+    "floordiv": "floor_divide", "mod": "mod", "pow": "power", "matmul": "matmul",
+    "and": "logical_and", "or": "logical_or", "xor": "logical_xor",
+}
+_COMPARISONS = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
+                "eq": "equal", "ne": "not_equal"}
+_METHODS = ("sum", "mean", "prod", "max", "min", "var", "std", "argmax", "argmin", "cumsum",
+            "cumprod", "any", "all", "ravel", "squeeze", "clip", "dot", "round", "swapaxes",
+            "repeat", "diagonal", "trace")
+
+ARRAY_METHODS = {
+    **{f"__{d}__": _binop(fn) for d, fn in {**_OPERATORS, **_COMPARISONS}.items()},
+    **{f"__r{d}__": _binop(fn, reflected=True) for d, fn in _OPERATORS.items()},
+    **{name: _method(name) for name in _METHODS},
+    "__neg__": lambda self: _np().negative(self),
+    "__pos__": lambda self: self,
+    "__abs__": lambda self: _np().absolute(self),
+    "__invert__": lambda self: _np().logical_not(self),
+    "__getitem__": _getitem,
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "flatten": lambda self, order="C": _np().ravel(self, order),
+    "astype": _astype,
+    "at": property(_at),
+    "T": property(lambda self: _np().transpose(self)),
+    "mT": property(lambda self: _np().swapaxes(self, -1, -2)),
+}
 
 
 # ----------------------------------------------------------------------------- numpy protocols
@@ -169,5 +163,6 @@ def _array_function(self, func, types, args, kwargs):
                            func.__name__, self)
 
 
-Tracer.__array_ufunc__ = _array_ufunc
-Tracer.__array_function__ = _array_function
+ARRAY_METHODS["__array_ufunc__"] = _array_ufunc
+ARRAY_METHODS["__array_function__"] = _array_function
+define_tracer_methods(ARRAY_METHODS)

@@ -6,17 +6,8 @@ import math
 
 import numpy as np
 
-from xform.numpy._core import (
-    cast,
-    dtype_of,
-    is_traced,
-    lists_as_arrays,
-    normalize_axes,
-    normalize_axis,
-    result_dtype,
-    shape_of,
-    wrap,
-)
+from xform.numpy._core import (cast, dtype_of, normalize_axes, normalize_axis, numpy_function,
+                               result_dtype, shape_of, wrap)
 from xform.primitives import reductions as red
 from xform.primitives.structural import reshape
 
@@ -40,12 +31,6 @@ __all__ = [
     "sum",
     "var",
 ]
-
-
-def _no_out(out, name):
-    if out is not None:
-        raise NotImplementedError(f"xform.numpy.{name}: out= is not supported; arrays are "
-                                  "immutable, use the returned value")
 
 
 def _keep(y, shape, axes, keepdims):
@@ -79,30 +64,24 @@ def _reduce(prim_fn, a, axis, keepdims, dtype):
     return _keep(prim_fn(cast(a, dtype), axes), shape, axes, keepdims)
 
 
-@lists_as_arrays
+@numpy_function(np.sum)
 def sum(a, axis=None, dtype=None, out=None, keepdims=False):
     """Sum over `axis` (None, int or tuple), as `numpy.sum`.
 
     >>> float(sum(np.arange(4.0)))
     6.0
     """
-    _no_out(out, "sum")
-    if not is_traced(a):
-        return wrap(np.sum(a, axis=axis, dtype=dtype, keepdims=keepdims))
     dt = _accumulate_dtype(dtype_of(a), dtype, np.sum)
     return _reduce(red.reduce_sum, a, axis, keepdims, dt)
 
 
-@lists_as_arrays
+@numpy_function(np.prod)
 def prod(a, axis=None, dtype=None, out=None, keepdims=False):
     """Product over `axis`, as `numpy.prod`.
 
     >>> float(prod(np.arange(1.0, 5.0)))
     24.0
     """
-    _no_out(out, "prod")
-    if not is_traced(a):
-        return wrap(np.prod(a, axis=axis, dtype=dtype, keepdims=keepdims))
     dt = _accumulate_dtype(dtype_of(a), dtype, np.prod)
     return _reduce(red.reduce_prod, a, axis, keepdims, dt)
 
@@ -111,32 +90,26 @@ def _mean_dtype(dtype, requested):
     return np.mean(np.zeros(1, dtype), dtype=requested).dtype
 
 
-@lists_as_arrays
+@numpy_function(np.mean)
 def mean(a, axis=None, dtype=None, out=None, keepdims=False):
     """Arithmetic mean over `axis`; integers average in float64, as `numpy.mean`.
 
     >>> float(mean(np.array([1, 2, 3, 4])))
     2.5
     """
-    _no_out(out, "mean")
-    if not is_traced(a):
-        return wrap(np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims))
     dt = _mean_dtype(dtype_of(a), dtype)
     shape = shape_of(a)
     n = _count(shape, _axes(axis, len(shape)))
     return sum(a, axis, dt, keepdims=keepdims) / np.asarray(n, dt)
 
 
-@lists_as_arrays
+@numpy_function(np.var)
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """Variance over `axis` with `ddof` delta degrees of freedom, as `numpy.var`.
 
     >>> float(var(np.array([1.0, 3.0])))
     1.0
     """
-    _no_out(out, "var")
-    if not is_traced(a):
-        return wrap(np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
     dt = _mean_dtype(dtype_of(a), dtype)
     shape = shape_of(a)
     n = _count(shape, _axes(axis, len(shape)))
@@ -146,16 +119,13 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return sum(centered * centered, axis, keepdims=keepdims) / count
 
 
-@lists_as_arrays
+@numpy_function(np.std)
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """Standard deviation over `axis`, as `numpy.std`.
 
     >>> float(std(np.array([1.0, 3.0])))
     1.0
     """
-    _no_out(out, "std")
-    if not is_traced(a):
-        return wrap(np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
     from xform.numpy.ufuncs import sqrt, where
     v = var(a, axis, dtype, ddof=ddof, keepdims=keepdims)
     # Where the variance is 0 (equal values, an axis of length 1) the derivative is taken as 0,
@@ -165,10 +135,7 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return where(zero, np.zeros((), dt), sqrt(where(zero, np.ones((), dt), v)))
 
 
-def _extremum(prim_fn, np_fn, name, a, axis, out, keepdims):
-    _no_out(out, name)
-    if not is_traced(a):
-        return wrap(np_fn(a, axis=axis, keepdims=keepdims))
+def _extremum(prim_fn, name, a, axis, keepdims):
     shape = shape_of(a)
     axes = _axes(axis, len(shape))
     if _count(shape, axes) == 0 and axes:
@@ -177,47 +144,41 @@ def _extremum(prim_fn, np_fn, name, a, axis, out, keepdims):
     return _keep(prim_fn(a, axes), shape, axes, keepdims)
 
 
-@lists_as_arrays
+@numpy_function(np.max)
 def max(a, axis=None, out=None, keepdims=False):
     """Maximum over `axis`, as `numpy.max`.
 
     >>> float(max(np.array([1.0, 3.0, 2.0])))
     3.0
     """
-    return _extremum(red.reduce_max, np.max, "maximum", a, axis, out, keepdims)
+    return _extremum(red.reduce_max, "maximum", a, axis, keepdims)
 
 
-@lists_as_arrays
+@numpy_function(np.min)
 def min(a, axis=None, out=None, keepdims=False):
     """Minimum over `axis`, as `numpy.min`.
 
     >>> float(min(np.array([1.0, 3.0, 2.0])))
     1.0
     """
-    return _extremum(red.reduce_min, np.min, "minimum", a, axis, out, keepdims)
+    return _extremum(red.reduce_min, "minimum", a, axis, keepdims)
 
 
 amax = max
 amin = min
 
 
-@lists_as_arrays
+@numpy_function(np.ptp)
 def ptp(a, axis=None, out=None, keepdims=False):
     """Range (maximum minus minimum) over `axis`, as `numpy.ptp`.
 
     >>> float(ptp(np.array([1.0, 3.0, 2.0])))
     2.0
     """
-    _no_out(out, "ptp")
-    if not is_traced(a):
-        return wrap(np.ptp(a, axis=axis, keepdims=keepdims))
     return max(a, axis, keepdims=keepdims) - min(a, axis, keepdims=keepdims)
 
 
-def _arg_extremum(prim, np_fn, name, a, axis, out, keepdims):
-    _no_out(out, name)
-    if not is_traced(a):
-        return wrap(np_fn(a, axis=axis, keepdims=keepdims))
+def _arg_extremum(prim, name, a, axis, keepdims):
     shape = shape_of(a)
     x = a
     if axis is None or not shape:
@@ -233,30 +194,27 @@ def _arg_extremum(prim, np_fn, name, a, axis, out, keepdims):
                    tuple(1 if i == ax else n for i, n in enumerate(shape)))
 
 
-@lists_as_arrays
+@numpy_function(np.argmax)
 def argmax(a, axis=None, out=None, *, keepdims=False):
     """Index of the maximum along `axis` (of the flattened array when None), as numpy.
 
     >>> int(argmax(np.array([1.0, 3.0, 2.0])))
     1
     """
-    return _arg_extremum(red.argmax_p, np.argmax, "argmax", a, axis, out, keepdims)
+    return _arg_extremum(red.argmax_p, "argmax", a, axis, keepdims)
 
 
-@lists_as_arrays
+@numpy_function(np.argmin)
 def argmin(a, axis=None, out=None, *, keepdims=False):
     """Index of the minimum along `axis` (of the flattened array when None), as numpy.
 
     >>> int(argmin(np.array([1.0, 3.0, 2.0])))
     0
     """
-    return _arg_extremum(red.argmin_p, np.argmin, "argmin", a, axis, out, keepdims)
+    return _arg_extremum(red.argmin_p, "argmin", a, axis, keepdims)
 
 
-def _cumulative(prim_fn, np_fn, name, a, axis, dtype, out):
-    _no_out(out, name)
-    if not is_traced(a):
-        return wrap(np_fn(a, axis=axis, dtype=dtype))
+def _cumulative(prim_fn, np_fn, a, axis, dtype):
     dt = _accumulate_dtype(dtype_of(a), dtype, np_fn)
     shape = shape_of(a)
     x = cast(a, dt)
@@ -265,30 +223,27 @@ def _cumulative(prim_fn, np_fn, name, a, axis, dtype, out):
     return prim_fn(x, normalize_axis(axis, len(shape_of(x))))
 
 
-@lists_as_arrays
+@numpy_function(np.cumsum)
 def cumsum(a, axis=None, dtype=None, out=None):
     """Cumulative sum along `axis` (of the flattened array when None), as `numpy.cumsum`.
 
     >>> cumsum(np.array([1, 2, 3])).tolist()
     [1, 3, 6]
     """
-    return _cumulative(red.cumsum, np.cumsum, "cumsum", a, axis, dtype, out)
+    return _cumulative(red.cumsum, np.cumsum, a, axis, dtype)
 
 
-@lists_as_arrays
+@numpy_function(np.cumprod)
 def cumprod(a, axis=None, dtype=None, out=None):
     """Cumulative product along `axis` (of the flattened array when None), as `numpy.cumprod`.
 
     >>> cumprod(np.array([1, 2, 3])).tolist()
     [1, 2, 6]
     """
-    return _cumulative(red.cumprod, np.cumprod, "cumprod", a, axis, dtype, out)
+    return _cumulative(red.cumprod, np.cumprod, a, axis, dtype)
 
 
-def _logical(prim_fn, np_fn, empty, a, axis, out, keepdims):
-    _no_out(out, np_fn.__name__)
-    if not is_traced(a):
-        return wrap(np_fn(a, axis=axis, keepdims=keepdims))
+def _logical(prim_fn, empty, a, axis, keepdims):
     shape = shape_of(a)
     axes = _axes(axis, len(shape))
     if _count(shape, axes) == 0 and axes:
@@ -298,39 +253,37 @@ def _logical(prim_fn, np_fn, empty, a, axis, out, keepdims):
     return _keep(prim_fn(cast(a, np.bool_), axes), shape, axes, keepdims)
 
 
-@lists_as_arrays
+@numpy_function(np.any)
 def any(a, axis=None, out=None, keepdims=False):
     """Whether any element along `axis` is true, as `numpy.any`.
 
     >>> bool(any(np.array([0.0, 2.0])))
     True
     """
-    return _logical(red.reduce_max, np.any, False, a, axis, out, keepdims)
+    return _logical(red.reduce_max, False, a, axis, keepdims)
 
 
-@lists_as_arrays
+@numpy_function(np.all)
 def all(a, axis=None, out=None, keepdims=False):
     """Whether every element along `axis` is true, as `numpy.all`.
 
     >>> bool(all(np.array([0.0, 2.0])))
     False
     """
-    return _logical(red.reduce_min, np.all, True, a, axis, out, keepdims)
+    return _logical(red.reduce_min, True, a, axis, keepdims)
 
 
-@lists_as_arrays
+@numpy_function(np.count_nonzero)
 def count_nonzero(a, axis=None, *, keepdims=False):
     """Number of non-zero elements along `axis`, as `numpy.count_nonzero`.
 
     >>> int(count_nonzero(np.array([0.0, 2.0, 3.0])))
     2
     """
-    if not is_traced(a):
-        return wrap(np.count_nonzero(a, axis=axis, keepdims=keepdims))
     return sum(cast(a, np.bool_), axis, np.intp, keepdims=keepdims)
 
 
-@lists_as_arrays
+@numpy_function(np.average)
 def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     """Weighted average along `axis`, as `numpy.average`; with `returned`, also the sum of
     the weights.
@@ -339,9 +292,6 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     1.5
     """
     from xform.numpy.shape import broadcast_to
-    if not is_traced(a, weights):
-        return wrap(np.average(a, axis=axis, weights=weights, returned=returned,
-                               keepdims=keepdims))
     shape = shape_of(a)
     axes = _axes(axis, len(shape))
     if weights is None:

@@ -7,20 +7,9 @@ import math
 import numpy as np
 
 from xform.core import Tracer
-from xform.numpy._core import (
-    broadcast_operands,
-    broadcast_to_shape,
-    cast,
-    dtype_of,
-    is_traced,
-    lists_as_arrays,
-    normalize_axes,
-    normalize_axis,
-    result_dtype,
-    shape_of,
-    stack_nested,
-    wrap,
-)
+from xform.numpy._core import (broadcast_operands, broadcast_to_shape, cast, dtype_of, is_traced,
+                               lists_as_arrays, normalize_axes, normalize_axis, numpy_function,
+                               result_dtype, shape_of, stack_nested, wrap)
 from xform.primitives import structural as st
 
 __all__ = [
@@ -86,15 +75,13 @@ def _reverse_axes(x):
     return st.transpose(x, tuple(reversed(range(len(shape_of(x))))))
 
 
-@lists_as_arrays
+@numpy_function(np.reshape)
 def reshape(a, shape, order="C"):
     """`a` with a new shape (one entry may be -1), as `numpy.reshape`; order "C" or "F".
 
     >>> reshape(np.arange(6), (2, -1)).shape
     (2, 3)
     """
-    if not is_traced(a):
-        return wrap(np.reshape(a, shape, order=order))
     old = shape_of(a)
     new = _infer_shape(_size(old), shape, old)
     if order == "F":
@@ -104,15 +91,13 @@ def reshape(a, shape, order="C"):
     return st.reshape(a, new)
 
 
-@lists_as_arrays
+@numpy_function(np.ravel)
 def ravel(a, order="C"):
     """The elements of `a` as a 1-D array, as `numpy.ravel`.
 
     >>> ravel(np.ones((2, 3))).shape
     (6,)
     """
-    if not is_traced(a):
-        return wrap(np.ravel(a, order=order))
     if order == "F":
         a = _reverse_axes(a)
     elif order not in ("C", "A", "K"):
@@ -120,15 +105,13 @@ def ravel(a, order="C"):
     return st.reshape(a, (_size(shape_of(a)),))
 
 
-@lists_as_arrays
+@numpy_function(np.transpose)
 def transpose(a, axes=None):
     """Permute the axes of `a` (reverse them when `axes` is None), as `numpy.transpose`.
 
     >>> transpose(np.ones((2, 3, 4)), (1, 0, 2)).shape
     (3, 2, 4)
     """
-    if not is_traced(a):
-        return wrap(np.transpose(a, axes))
     nd = len(shape_of(a))
     if axes is None:
         return _reverse_axes(a)
@@ -138,15 +121,13 @@ def transpose(a, axes=None):
     return st.transpose(a, perm)
 
 
-@lists_as_arrays
+@numpy_function(np.swapaxes)
 def swapaxes(a, axis1, axis2):
     """Interchange two axes, as `numpy.swapaxes`.
 
     >>> swapaxes(np.ones((2, 3, 4)), 0, -1).shape
     (4, 3, 2)
     """
-    if not is_traced(a):
-        return wrap(np.swapaxes(a, axis1, axis2))
     nd = len(shape_of(a))
     i, j = normalize_axis(axis1, nd, "axis1"), normalize_axis(axis2, nd, "axis2")
     perm = list(range(nd))
@@ -161,15 +142,13 @@ def _axis_tuple(axis, nd, name="axis"):
     return axes
 
 
-@lists_as_arrays
+@numpy_function(np.moveaxis)
 def moveaxis(a, source, destination):
     """Move axes `source` to positions `destination`, as `numpy.moveaxis`.
 
     >>> moveaxis(np.ones((2, 3, 4)), 0, -1).shape
     (3, 4, 2)
     """
-    if not is_traced(a):
-        return wrap(np.moveaxis(a, source, destination))
     nd = len(shape_of(a))
     src = _axis_tuple(source, nd, "source")
     dst = _axis_tuple(destination, nd, "destination")
@@ -182,15 +161,13 @@ def moveaxis(a, source, destination):
     return st.transpose(a, order)
 
 
-@lists_as_arrays
+@numpy_function(np.expand_dims)
 def expand_dims(a, axis):
     """Insert size-1 axes at positions `axis` (int or tuple), as `numpy.expand_dims`.
 
     >>> expand_dims(np.ones((2, 3)), (0, -1)).shape
     (1, 2, 3, 1)
     """
-    if not is_traced(a):
-        return wrap(np.expand_dims(a, axis))
     old = shape_of(a)
     new_axes = _axis_tuple(axis, len(old) + len(_as_tuple(axis)))
     rest = iter(old)
@@ -198,15 +175,13 @@ def expand_dims(a, axis):
                                for i in range(len(old) + len(new_axes))))
 
 
-@lists_as_arrays
+@numpy_function(np.squeeze)
 def squeeze(a, axis=None):
     """Remove size-1 axes (all of them, or those named by `axis`), as `numpy.squeeze`.
 
     >>> squeeze(np.ones((1, 3, 1))).shape
     (3,)
     """
-    if not is_traced(a):
-        return wrap(np.squeeze(a, axis))
     old = shape_of(a)
     if axis is None:
         axes = tuple(i for i, n in enumerate(old) if n == 1)
@@ -220,7 +195,7 @@ def squeeze(a, axis=None):
     return st.reshape(a, tuple(n for i, n in enumerate(old) if i not in axes))
 
 
-@lists_as_arrays
+@numpy_function(np.broadcast_to)
 def broadcast_to(array, shape):
     """`array` broadcast to `shape` with numpy's rules, as `numpy.broadcast_to`.
 
@@ -228,20 +203,16 @@ def broadcast_to(array, shape):
     (2, 3)
     """
     shape = tuple(int(d) for d in _as_tuple(shape))
-    if not is_traced(array):
-        return wrap(np.broadcast_to(array, shape))
     return broadcast_to_shape(array, shape)
 
 
-@lists_as_arrays
+@numpy_function(np.broadcast_arrays)
 def broadcast_arrays(*args):
     """All arguments broadcast to their common shape, as `numpy.broadcast_arrays`.
 
     >>> [x.shape for x in broadcast_arrays(np.ones(3), np.ones((2, 1)))]
     [(2, 3), (2, 3)]
     """
-    if not is_traced(*args):
-        return tuple(wrap(x) for x in np.broadcast_arrays(*args))
     return tuple(broadcast_operands(*args))
 
 
@@ -397,39 +368,33 @@ def _split(ary, indices_or_sections, axis, equal):
     return [ary[(*lead, slice(a, b))] for a, b in itertools.pairwise(points)]
 
 
-@lists_as_arrays
+@numpy_function(np.split)
 def split(ary, indices_or_sections, axis=0):
     """Split into equal sections (an int) or at the given indices, as `numpy.split`.
 
     >>> [p.shape for p in split(np.arange(6), [1, 4])]
     [(1,), (3,), (2,)]
     """
-    if not is_traced(ary):
-        return [wrap(p) for p in np.split(ary, indices_or_sections, axis)]
     return _split(ary, indices_or_sections, axis, equal=True)
 
 
-@lists_as_arrays
+@numpy_function(np.array_split)
 def array_split(ary, indices_or_sections, axis=0):
     """Like `split`, but an int number of sections need not divide the axis evenly.
 
     >>> [p.shape for p in array_split(np.arange(5), 2)]
     [(3,), (2,)]
     """
-    if not is_traced(ary):
-        return [wrap(p) for p in np.array_split(ary, indices_or_sections, axis)]
     return _split(ary, indices_or_sections, axis, equal=False)
 
 
-@lists_as_arrays
+@numpy_function(np.tile)
 def tile(A, reps):
     """`A` repeated `reps` times along each axis, as `numpy.tile`.
 
     >>> tile(np.arange(3), (2, 2)).shape
     (2, 6)
     """
-    if not is_traced(A):
-        return wrap(np.tile(A, reps))
     reps = tuple(int(r) for r in _as_tuple(reps))
     if any(r < 0 for r in reps):
         raise ValueError(f"tile: negative repetitions {reps}")
@@ -442,7 +407,7 @@ def tile(A, reps):
     return st.reshape(x, tuple(r * n for r, n in zip(reps, shp)))
 
 
-@lists_as_arrays
+@numpy_function(np.repeat)
 def repeat(a, repeats, axis=None):
     """Repeat each element `repeats` times (an int or concrete per-element counts) along
     `axis` (of the flattened array when None), as `numpy.repeat`.
@@ -450,8 +415,6 @@ def repeat(a, repeats, axis=None):
     >>> repeat(np.arange(3), [1, 0, 2]).tolist()
     [0, 2, 2]
     """
-    if not is_traced(a, repeats):
-        return wrap(np.repeat(a, repeats, axis))
     if is_traced(repeats):
         raise TypeError("repeat needs concrete `repeats`: traced counts would give a "
                         "data-dependent output shape")
@@ -479,15 +442,13 @@ def repeat(a, repeats, axis=None):
     return x[(*(slice(None),) * ax, np.repeat(np.arange(n), r))]
 
 
-@lists_as_arrays
+@numpy_function(np.flip)
 def flip(m, axis=None):
     """Reverse the order of elements along `axis` (all axes when None), as `numpy.flip`.
 
     >>> flip(np.arange(3)).tolist()
     [2, 1, 0]
     """
-    if not is_traced(m):
-        return wrap(np.flip(m, axis))
     return st.rev(m, normalize_axes(axis, len(shape_of(m))))
 
 
@@ -498,15 +459,13 @@ def _slice_axis(x, ax, start, stop):
     return st.slice_(x, lo, hi)
 
 
-@lists_as_arrays
+@numpy_function(np.roll)
 def roll(a, shift, axis=None):
     """Shift elements cyclically along `axis` (of the flattened array when None), as numpy.
 
     >>> roll(np.arange(4), 1).tolist()
     [3, 0, 1, 2]
     """
-    if not is_traced(a):
-        return wrap(np.roll(a, shift, axis))
     shp = shape_of(a)
     if axis is None:
         return st.reshape(roll(ravel(a), shift, 0), shp)
@@ -549,7 +508,7 @@ def _take_runs(x, idx, ax):
 _INDEX_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
-@lists_as_arrays
+@numpy_function(np.pad)
 def pad(array, pad_width, mode="constant", **kwargs):
     """Pad an array, as `numpy.pad`; traced values support the modes "constant" (with
     `constant_values`), "edge", "reflect", "symmetric" and "wrap".
@@ -558,8 +517,6 @@ def pad(array, pad_width, mode="constant", **kwargs):
     [0, 0, 1, 2, 2, 2]
     """
     cv = kwargs.get("constant_values", 0)
-    if not is_traced(array, cv):
-        return wrap(np.pad(array, pad_width, mode, **kwargs))
     shp = shape_of(array)
     nd = len(shp)
     widths = np.asarray(pad_width)

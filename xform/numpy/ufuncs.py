@@ -5,18 +5,9 @@ import numpy as np
 
 from xform.core import is_float_dtype
 from xform.custom import custom_jvp
-from xform.numpy._core import (
-    broadcast_operands,
-    cast,
-    dtype_of,
-    is_traced,
-    lists_as_arrays,
-    loop_dtypes,
-    result_dtype,
-    shape_of,
-    ufunc_apply,
-    wrap,
-)
+from xform.numpy._core import (broadcast_operands, cast, dtype_of, is_traced, lists_as_arrays,
+                               loop_dtypes, numpy_function, result_dtype, shape_of, ufunc_apply,
+                               wrap)
 from xform.primitives import elementwise as ew
 
 __all__ = [
@@ -171,11 +162,9 @@ def _float_dtype(x):
     return loop_dtypes(np.sin, x)[0]
 
 
-@lists_as_arrays
+@numpy_function(np.power)
 def power(x, y, /):
     """`numpy.power`; a static integer exponent uses an exactly differentiable integer power."""
-    if not is_traced(x, y):
-        return wrap(np.power(x, y))
     if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
         dt = loop_dtypes(np.power, x, y)[0]
         if is_float_dtype(dt) or y >= 0:
@@ -186,42 +175,32 @@ def power(x, y, /):
     return ufunc_apply(np.power, ew.pow_p, x, y)
 
 
-@lists_as_arrays
+@numpy_function(np.square)
 def square(x, /):
-    if not is_traced(x):
-        return wrap(np.square(x))
     return ew.integer_pow(cast(x, loop_dtypes(np.square, x)[0]), 2)
 
 
-@lists_as_arrays
+@numpy_function(np.reciprocal)
 def reciprocal(x, /):
-    if not is_traced(x):
-        return wrap(np.reciprocal(x))
     dt = loop_dtypes(np.reciprocal, x)[0]
     return divide(np.ones((), dt), cast(x, dt))
 
 
-@lists_as_arrays
+@numpy_function(np.log2)
 def log2(x, /):
-    if not is_traced(x):
-        return wrap(np.log2(x))
     x = cast(x, _float_dtype(x))
     return log(x) * np.asarray(1 / np.log(2), dtype_of(x))
 
 
-@lists_as_arrays
+@numpy_function(np.log10)
 def log10(x, /):
-    if not is_traced(x):
-        return wrap(np.log10(x))
     x = cast(x, _float_dtype(x))
     return log(x) * np.asarray(1 / np.log(10), dtype_of(x))
 
 
-@lists_as_arrays
+@numpy_function(np.round)
 def round(a, decimals=0):  # noqa: A001  (numpy's own name)
     """`numpy.round` (half to even)."""
-    if not is_traced(a):
-        return wrap(np.round(a, decimals))
     if decimals == 0:
         return ew.round_p.bind1(a) if np.issubdtype(dtype_of(a), np.inexact) else a
     scale = np.asarray(10.0 ** decimals, dtype_of(a))
@@ -231,11 +210,9 @@ def round(a, decimals=0):  # noqa: A001  (numpy's own name)
 around = round
 
 
-@lists_as_arrays
+@numpy_function(np.clip)
 def clip(a, a_min=None, a_max=None):
     """`numpy.clip`: a_min and a_max may be arrays or None."""
-    if not is_traced(a, a_min, a_max):
-        return wrap(np.clip(a, a_min, a_max))
     if a_min is not None:
         a = maximum(a, a_min)
     if a_max is not None:
@@ -243,7 +220,7 @@ def clip(a, a_min=None, a_max=None):
     return a
 
 
-@lists_as_arrays
+@numpy_function(np.where)
 def where(condition, x=None, y=None, /):
     """`numpy.where(condition, x, y)`; the one-argument form needs a concrete condition."""
     if x is None and y is None:
@@ -253,19 +230,15 @@ def where(condition, x=None, y=None, /):
         return np.where(condition)
     if x is None or y is None:
         raise TypeError("where needs both x and y, or neither")
-    if not is_traced(condition, x, y):
-        return wrap(np.where(condition, x, y))
     dt = result_dtype(x, y)
     cond = cast(condition, np.bool_)
-    c, a, b = broadcast_operands(cond, cast(x, dt), cast(y, dt))
+    c, a, b = broadcast_operands(cond, cast(x, dt), cast(y, dt), keep_scalars=True)
     return ew.select(c, a, b)
 
 
-@lists_as_arrays
+@numpy_function(np.logaddexp)
 def logaddexp(x, y, /):
     """log(exp(x) + exp(y)) without overflow, with derivatives that are right at x == y."""
-    if not is_traced(x, y):
-        return wrap(np.logaddexp(x, y))
     dt = loop_dtypes(np.logaddexp, x, y)[0]
     return _logaddexp(*broadcast_operands(cast(x, dt), cast(y, dt)))
 
@@ -292,12 +265,10 @@ def _logaddexp_jvp(primals, tangents):
     return _logaddexp(x, y), tx * wx + ty * wy
 
 
-@lists_as_arrays
+@numpy_function(np.hypot)
 def hypot(x, y, /):
     """sqrt(x**2 + y**2), scaled to avoid overflow, with derivatives that are right at
     |x| == |y|."""
-    if not is_traced(x, y):
-        return wrap(np.hypot(x, y))
     dt = loop_dtypes(np.hypot, x, y)[0]
     return _hypot(*broadcast_operands(cast(x, dt), cast(y, dt)))
 
@@ -324,11 +295,9 @@ def _hypot_jvp(primals, tangents):
     return r, where(zero, np.zeros((), dt), (x * tx + y * ty) / safe_r)
 
 
-@lists_as_arrays
+@numpy_function(np.sinc)
 def sinc(x, /):
     """sin(pi x) / (pi x), with the value 1 at 0 and derivatives that are exact there."""
-    if not is_traced(x):
-        return wrap(np.sinc(x))
     dt = _float_dtype(x)
     x = cast(x, dt)
     is_zero = x == 0
@@ -342,62 +311,46 @@ def sinc(x, /):
     return where(is_zero, series, sin(safe) / safe)
 
 
-@lists_as_arrays
+@numpy_function(np.heaviside)
 def heaviside(x1, x2, /):
-    if not is_traced(x1, x2):
-        return wrap(np.heaviside(x1, x2))
     dt = loop_dtypes(np.heaviside, x1, x2)[0]
     x1, x2 = cast(x1, dt), cast(x2, dt)
     return where(x1 < 0, np.zeros((), dt), where(x1 > 0, np.ones((), dt), x2))
 
 
-@lists_as_arrays
+@numpy_function(np.copysign)
 def copysign(x1, x2, /):
-    if not is_traced(x1, x2):
-        return wrap(np.copysign(x1, x2))
     return where(signbit(x2), -absolute(x1), absolute(x1))
 
 
-@lists_as_arrays
+@numpy_function(np.signbit)
 def signbit(x, /):
-    if not is_traced(x):
-        return wrap(np.signbit(x))
     return (x < 0) | ((x == 0) & (reciprocal(cast(x, _float_dtype(x))) < 0))
 
 
-@lists_as_arrays
+@numpy_function(np.fmax)
 def fmax(x, y, /):
-    if not is_traced(x, y):
-        return wrap(np.fmax(x, y))
     return where(isnan(y), x, where(isnan(x), y, maximum(x, y)))
 
 
-@lists_as_arrays
+@numpy_function(np.fmin)
 def fmin(x, y, /):
-    if not is_traced(x, y):
-        return wrap(np.fmin(x, y))
     return where(isnan(y), x, where(isnan(x), y, minimum(x, y)))
 
 
-@lists_as_arrays
+@numpy_function(np.isinf)
 def isinf(x, /):
-    if not is_traced(x):
-        return wrap(np.isinf(x))
     return logical_not(isfinite(x) | isnan(x))
 
 
-@lists_as_arrays
+@numpy_function(np.deg2rad)
 def deg2rad(x, /):
-    if not is_traced(x):
-        return wrap(np.deg2rad(x))
     x = cast(x, _float_dtype(x))
     return x * np.asarray(np.pi / 180, dtype_of(x))
 
 
-@lists_as_arrays
+@numpy_function(np.rad2deg)
 def rad2deg(x, /):
-    if not is_traced(x):
-        return wrap(np.rad2deg(x))
     x = cast(x, _float_dtype(x))
     return x * np.asarray(180 / np.pi, dtype_of(x))
 
@@ -407,28 +360,22 @@ def positive(x, /):
     return wrap(np.positive(x)) if not is_traced(x) else x
 
 
-@lists_as_arrays
+@numpy_function(np.float_power)
 def float_power(x, y, /):
-    if not is_traced(x, y):
-        return wrap(np.float_power(x, y))
     return power(cast(x, np.float64), cast(y, np.float64) if not isinstance(y, int) else y)
 
 
-@lists_as_arrays
+@numpy_function(np.trunc)
 def trunc(x, /):
-    if not is_traced(x):
-        return wrap(np.trunc(x))
     return where(x < 0, ceil(x), floor(x))
 
 
 fix = trunc
 
 
-@lists_as_arrays
+@numpy_function(np.isclose)
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """`numpy.isclose`: |a - b| <= atol + rtol * |b|, elementwise."""
-    if not is_traced(a, b):
-        return wrap(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
     dt = loop_dtypes(np.subtract, a, b)[0]
     a, b = cast(a, dt), cast(b, dt)
     close = absolute(a - b) <= atol + rtol * absolute(b)

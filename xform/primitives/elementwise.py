@@ -9,60 +9,76 @@ import math
 
 import numpy as np
 
-from xform.backends.lowering import Scalar
-from xform.core import Primitive, ShapedArray, Tracer, UndefinedPrimal, Zero, get_aval
+from xform.core import (Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval,
+                        instantiate)
 from xform.primitives import special_impl
+from xform.primitives.lowering import Scalar
 
 # ----------------------------------------------------------------------------- helpers
 
 
 def _same_shape_aval(*avals, dtype=None, name=""):
-    shape = avals[0].shape
-    for a in avals[1:]:
-        if a.shape != shape:
-            raise TypeError(f"{name} needs operands of equal shape, got "
+    """The output aval of an elementwise primitive: its operands have one shape, except that
+    0-d operands (scalars) broadcast against the others, and one dtype (unless `dtype` is the
+    output's)."""
+    out = max(avals, key=lambda a: len(a.shape))
+    for a in avals:
+        if a.shape and a.shape != out.shape:
+            raise TypeError(f"{name} needs operands of equal shape (or 0-d ones), got "
                             f"{', '.join(str(a) for a in avals)}")
     if dtype is None:
-        for a in avals[1:]:
-            if a.dtype != avals[0].dtype:
+        for a in avals:
+            if a.dtype != out.dtype:
                 raise TypeError(f"{name} needs operands of equal dtype, got "
                                 f"{', '.join(str(a) for a in avals)}")
-        return [avals[0]]  # avals are immutable, so the operand's serves as the output's
-    return [ShapedArray(shape, dtype)]
+        return [out]  # avals are immutable, so the operand's serves as the output's
+    return [ShapedArray(out.shape, dtype)]
 
 
-def _zeros_like(aval):
-    return np.zeros(aval.shape, aval.dtype)
+def _typed(x, like):
+    """A Python scalar operand of a strict op as a 0-d array of the other operand's dtype."""
+    return np.asarray(x, get_aval(like).dtype) if type(x) in (int, float, bool) else x
 
 
-def instantiate(t):
-    """A concrete zero array for a symbolic Zero; other tangents pass through."""
-    return _zeros_like(t.aval) if isinstance(t, Zero) else t
+def _as_output(t, out):
+    """A tangent given the output's shape: one coming from a 0-d operand alone is broadcast."""
+    shape = get_aval(out).shape
+    if isinstance(t, Zero) or get_aval(t).shape == shape:
+        return t
+    from xform.primitives.structural import broadcast_in_dim
+    return broadcast_in_dim(t, shape, ())
 
 
-def _scale(t, d):
-    """`t * d` for a traced tangent `t`: mul bound directly when `d` already has t's aval (what
-    xform.numpy's multiply would bind after its promotion and broadcasting, done at less cost)."""
-    if isinstance(t, Tracer) and get_aval(d) == t.aval:
-        return mul(t, d if isinstance(d, Tracer) else np.asarray(d))
-    return t * d
+def _unbroadcast(operand, ct):
+    """The cotangent of a 0-d operand that was broadcast against the others: the sum of the
+    output's cotangent."""
+    aval = operand.aval if isinstance(operand, UndefinedPrimal) else get_aval(operand)
+    if aval.shape == () and get_aval(ct).shape != ():
+        from xform.primitives.reductions import reduce_sum
+        return reduce_sum(ct, tuple(range(get_aval(ct).ndim)))
+    return ct
 
 
 def _elementwise_vmap(prim):
-    """Batching rule shared by every elementwise primitive: align batch dims at 0."""
+    """Batching rule shared by every elementwise primitive: batch dims at 0; unbatched 0-d
+    operands stay scalars, batched per-example scalars are broadcast to the others' shape."""
     def rule(args, bdims, **params):
         from xform.primitives.structural import broadcast_in_dim, moveaxis
-        size = next(np.shape(a)[d] for a, d in zip(args, bdims) if d is not None)
+        size = batch_size(args, bdims)
+        shapes = [get_aval(a).shape if d is None else
+                  get_aval(a).shape[:d] + get_aval(a).shape[d + 1:] for a, d in zip(args, bdims)]
+        shape = max(shapes, key=len)
         aligned = []
-        for a, d in zip(args, bdims):
+        for a, d, ex in zip(args, bdims, shapes):
             if d is None:
-                shape = np.shape(a)
-                aligned.append(broadcast_in_dim(a, (size, *shape),
-                                                tuple(range(1, len(shape) + 1))))
+                aligned.append(a if ex == () else
+                               broadcast_in_dim(a, (size, *ex), tuple(range(1, len(ex) + 1))))
+            elif ex == () and shape:
+                aligned.append(broadcast_in_dim(a, (size, *shape), (d,)))
             else:
                 aligned.append(moveaxis(a, d, 0))
-        return prim.bind(*aligned, **params), [0] * len(prim.abstract_eval(
-            *[get_aval(a) for a in aligned], **params))
+        outs = prim.bind(*aligned, **params)
+        return outs, [0] * len(outs)
     return rule
 
 
@@ -80,7 +96,7 @@ def unary(name: str, impl, deriv=None, *, float_only=True, out_dtype=None) -> Pr
         def jvp(primals, tangents):
             (x,), (t,) = primals, tangents
             y = p.bind1(x)
-            return [y], [_scale(t, deriv(x, y))]
+            return [y], [mul(t, deriv(x, y))]
         p.jvp = jvp
     p.vmap = _elementwise_vmap(p)
     return p
@@ -107,27 +123,27 @@ neg_p.transpose = lambda cts, x: [Zero(x.aval) if isinstance(cts[0], Zero) else 
 
 sin_p = unary("sin", np.sin, lambda x, y: cos(x))
 cos_p = unary("cos", np.cos, lambda x, y: neg(sin(x)))
-tan_p = unary("tan", np.tan, lambda x, y: 1 + y * y)
-asin_p = unary("asin", np.arcsin, lambda x, y: rsqrt(1 - x * x))
-acos_p = unary("acos", np.arccos, lambda x, y: neg(rsqrt(1 - x * x)))
-atan_p = unary("atan", np.arctan, lambda x, y: 1 / (1 + x * x))
+tan_p = unary("tan", np.tan, lambda x, y: add(1, mul(y, y)))
+asin_p = unary("asin", np.arcsin, lambda x, y: rsqrt(sub(1, mul(x, x))))
+acos_p = unary("acos", np.arccos, lambda x, y: neg(rsqrt(sub(1, mul(x, x)))))
+atan_p = unary("atan", np.arctan, lambda x, y: div(1, add(1, mul(x, x))))
 sinh_p = unary("sinh", np.sinh, lambda x, y: cosh(x))
 cosh_p = unary("cosh", np.cosh, lambda x, y: sinh(x))
-tanh_p = unary("tanh", np.tanh, lambda x, y: 1 - y * y)
-asinh_p = unary("asinh", np.arcsinh, lambda x, y: rsqrt(x * x + 1))
-acosh_p = unary("acosh", np.arccosh, lambda x, y: rsqrt(x * x - 1))
-atanh_p = unary("atanh", np.arctanh, lambda x, y: 1 / (1 - x * x))
+tanh_p = unary("tanh", np.tanh, lambda x, y: sub(1, mul(y, y)))
+asinh_p = unary("asinh", np.arcsinh, lambda x, y: rsqrt(add(mul(x, x), 1)))
+acosh_p = unary("acosh", np.arccosh, lambda x, y: rsqrt(sub(mul(x, x), 1)))
+atanh_p = unary("atanh", np.arctanh, lambda x, y: div(1, sub(1, mul(x, x))))
 exp_p = unary("exp", np.exp, lambda x, y: y)
-exp2_p = unary("exp2", np.exp2, lambda x, y: y * math.log(2))
-expm1_p = unary("expm1", np.expm1, lambda x, y: y + 1)
-log_p = unary("log", np.log, lambda x, y: 1 / x)
-log1p_p = unary("log1p", np.log1p, lambda x, y: 1 / (1 + x))
-sqrt_p = unary("sqrt", np.sqrt, lambda x, y: 0.5 / y)
-rsqrt_p = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda x, y: -0.5 * y / x)
-cbrt_p = unary("cbrt", np.cbrt, lambda x, y: 1 / (3 * y * y))
-logistic_p = unary("logistic", special_impl.logistic, lambda x, y: y * (1 - y))
+exp2_p = unary("exp2", np.exp2, lambda x, y: mul(y, math.log(2)))
+expm1_p = unary("expm1", np.expm1, lambda x, y: add(y, 1))
+log_p = unary("log", np.log, lambda x, y: div(1, x))
+log1p_p = unary("log1p", np.log1p, lambda x, y: div(1, add(1, x)))
+sqrt_p = unary("sqrt", np.sqrt, lambda x, y: div(0.5, y))
+rsqrt_p = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda x, y: div(mul(-0.5, y), x))
+cbrt_p = unary("cbrt", np.cbrt, lambda x, y: div(1, mul(3, mul(y, y))))
+logistic_p = unary("logistic", special_impl.logistic, lambda x, y: mul(y, sub(1, y)))
 erf_p = unary("erf", special_impl.erf,
-              lambda x, y: (2 / math.sqrt(math.pi)) * exp(neg(x * x)))
+              lambda x, y: mul(2 / math.sqrt(math.pi), exp(neg(mul(x, x)))))
 lgamma_p = unary("lgamma", special_impl.lgamma, lambda x, y: digamma(x))
 digamma_p = unary("digamma", special_impl.digamma, lambda x, y: polygamma(1, x))
 abs_p = unary("abs", np.abs, lambda x, y: sign(x), float_only=False)
@@ -150,7 +166,7 @@ polygamma_p.abstract_eval = lambda x, *, n: [x]
 
 def _polygamma_jvp(primals, tangents, *, n):
     (x,), (t,) = primals, tangents
-    return [polygamma(n, x)], [t * polygamma(n + 1, x)]
+    return [polygamma(n, x)], [mul(t, polygamma(n + 1, x))]
 
 
 polygamma_p.jvp = _polygamma_jvp
@@ -191,8 +207,8 @@ def _integer_pow_jvp(primals, tangents, *, y):
     out = integer_pow(x, y)
     if y == 0:
         return [out], [Zero(get_aval(out))]
-    d = y * x if y == 2 else y * (x if y - 1 == 1 else integer_pow(x, y - 1))
-    return [out], [_scale(t, d)]
+    d = mul(y, x if y == 2 else integer_pow(x, y - 1))
+    return [out], [mul(t, d)]
 
 
 integer_pow_p.jvp = _integer_pow_jvp
@@ -218,11 +234,16 @@ def binary(name: str, impl, *, out_dtype=None, float_only=False) -> Primitive:
     return p
 
 
-def add(x, y): return add_p.bind1(x, y)  # noqa: E704
-def sub(x, y): return sub_p.bind1(x, y)  # noqa: E704
-def mul(x, y): return mul_p.bind1(x, y)  # noqa: E704
-def div(x, y): return div_p.bind1(x, y)  # noqa: E704
-def select(pred, on_true, on_false): return select_p.bind1(pred, on_true, on_false)  # noqa: E704
+# The strict ops that rules are written with: equal shapes and dtypes, but a Python scalar
+# operand becomes a 0-d constant of the other's dtype (which the primitive broadcasts).
+def add(x, y): return add_p.bind1(_typed(x, y), _typed(y, x))  # noqa: E704
+def sub(x, y): return sub_p.bind1(_typed(x, y), _typed(y, x))  # noqa: E704
+def mul(x, y): return mul_p.bind1(_typed(x, y), _typed(y, x))  # noqa: E704
+def div(x, y): return div_p.bind1(_typed(x, y), _typed(y, x))  # noqa: E704
+
+
+def select(pred, on_true, on_false):
+    return select_p.bind1(pred, _typed(on_true, on_false), _typed(on_false, on_true))
 
 
 def add_tangents(a, b):
@@ -235,9 +256,21 @@ def add_tangents(a, b):
 
 
 add_p = binary("add", np.add)
-add_p.jvp = lambda primals, tangents: ([add(*primals)], [add_tangents(*tangents)])
-add_p.transpose = lambda cts, x, y: [cts[0] if isinstance(x, UndefinedPrimal) else None,
-                                     cts[0] if isinstance(y, UndefinedPrimal) else None]
+
+
+def _add_jvp(primals, tangents):
+    out = add(*primals)
+    return [out], [_as_output(add_tangents(*tangents), out)]
+
+
+def _add_transpose(cts, x, y):
+    (ct,) = cts
+    return [_unbroadcast(x, ct) if isinstance(x, UndefinedPrimal) else None,
+            _unbroadcast(y, ct) if isinstance(y, UndefinedPrimal) else None]
+
+
+add_p.jvp = _add_jvp
+add_p.transpose = _add_transpose
 
 sub_p = binary("sub", np.subtract)
 
@@ -250,13 +283,14 @@ def _sub_jvp(primals, tangents):
         t = neg(ty)
     else:
         t = sub(tx, ty)
-    return [sub(*primals)], [t]
+    out = sub(*primals)
+    return [out], [_as_output(t, out)]
 
 
 def _sub_transpose(cts, x, y):
     (ct,) = cts
-    return [ct if isinstance(x, UndefinedPrimal) else None,
-            neg(ct) if isinstance(y, UndefinedPrimal) else None]
+    return [_unbroadcast(x, ct) if isinstance(x, UndefinedPrimal) else None,
+            _unbroadcast(y, neg(ct)) if isinstance(y, UndefinedPrimal) else None]
 
 
 sub_p.jvp = _sub_jvp
@@ -267,9 +301,10 @@ mul_p = binary("mul", np.multiply)
 
 def _mul_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
-    a = Zero(get_aval(x)) if isinstance(tx, Zero) else mul(tx, y)
-    b = Zero(get_aval(x)) if isinstance(ty, Zero) else mul(x, ty)
-    return [mul(x, y)], [add_tangents(a, b)]
+    out = mul(x, y)
+    a = Zero(get_aval(out)) if isinstance(tx, Zero) else mul(tx, y)
+    b = Zero(get_aval(out)) if isinstance(ty, Zero) else mul(x, ty)
+    return [out], [_as_output(add_tangents(a, b), out)]
 
 
 def _mul_transpose(cts, x, y):
@@ -277,8 +312,8 @@ def _mul_transpose(cts, x, y):
     if isinstance(x, UndefinedPrimal) and isinstance(y, UndefinedPrimal):
         raise NotImplementedError("mul is not linear in both operands at once")
     if isinstance(x, UndefinedPrimal):
-        return [mul(ct, y), None]
-    return [None, mul(x, ct)]
+        return [_unbroadcast(x, mul(ct, y)), None]
+    return [None, _unbroadcast(y, mul(x, ct))]
 
 
 mul_p.jvp = _mul_jvp
@@ -290,16 +325,16 @@ div_p = binary("div", np.true_divide)
 def _div_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = div(x, y)
-    a = Zero(get_aval(x)) if isinstance(tx, Zero) else div(tx, y)
-    b = Zero(get_aval(x)) if isinstance(ty, Zero) else neg(mul(ty, div(out, y)))
-    return [out], [add_tangents(a, b)]
+    a = Zero(get_aval(out)) if isinstance(tx, Zero) else div(tx, y)
+    b = Zero(get_aval(out)) if isinstance(ty, Zero) else neg(mul(ty, div(out, y)))
+    return [out], [_as_output(add_tangents(a, b), out)]
 
 
 def _div_transpose(cts, x, y):
     (ct,) = cts
     if isinstance(y, UndefinedPrimal):
         raise NotImplementedError("div is not linear in its divisor")
-    return [div(ct, y), None]
+    return [_unbroadcast(x, div(ct, y)), None]
 
 
 div_p.jvp = _div_jvp
@@ -311,25 +346,22 @@ pow_p = binary("pow", np.power, float_only=True)
 def _pow_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     out = pow_p.bind1(x, y)
-    aval = get_aval(x)
-    zeros, ones = np.zeros(aval.shape, aval.dtype), np.ones(aval.shape, aval.dtype)
     if isinstance(tx, Zero):
-        a = Zero(aval)
+        a = Zero(get_aval(out))
     else:
         # d/dx x**y = y x**(y-1), which is 0 at x == y == 0 (where the formula reads
         # 0 * inf); the exponent is made safe there so that no nan reaches higher derivatives
         # through the branch not taken.
-        both_zero = (x == 0) & (y == 0)
-        safe_y = select(both_zero, ones, y)
-        a = tx * select(both_zero, zeros, safe_y * pow_p.bind1(x, safe_y - 1))
+        both_zero = and_p.bind1(eq(x, _typed(0, x)), eq(y, _typed(0, y)))
+        safe_y = select(both_zero, 1, y)
+        a = mul(tx, select(both_zero, 0, mul(safe_y, pow_p.bind1(x, sub(safe_y, 1)))))
     if isinstance(ty, Zero):
-        b = Zero(aval)
+        b = Zero(get_aval(out))
     else:
         # d/dy x**y = x**y log(x); defined as 0 where x == 0 (the limit for y > 0).
-        is_zero = x == 0
-        safe_x = select(is_zero, ones, x)
-        b = ty * select(is_zero, zeros, out * log(safe_x))
-    return [out], [add_tangents(a, b)]
+        is_zero = eq(x, _typed(0, x))
+        b = mul(ty, select(is_zero, 0, mul(out, log(select(is_zero, 1, x)))))
+    return [out], [_as_output(add_tangents(a, b), out)]
 
 
 pow_p.jvp = _pow_jvp
@@ -344,26 +376,26 @@ def _minmax_jvp(p, pick_x_op):
         out = p.bind1(x, y)
         # At ties the derivative is shared equally, so max(x, y) stays symmetric in x and y.
         pick_x = pick_x_op(x, y)
-        tie = x == y
+        tie = eq(x, y)
         tx, ty = instantiate(tx), instantiate(ty)
-        half = np.asarray(0.5, get_aval(x).dtype)
-        t = select(tie, (tx + ty) * half, select(pick_x, tx, ty))
-        return [out], [t]
+        t = select(tie, mul(add(tx, ty), 0.5), select(pick_x, tx, ty))
+        return [out], [_as_output(t, out)]
     return jvp
 
 
-max_p.jvp = _minmax_jvp(max_p, lambda x, y: x > y)
-min_p.jvp = _minmax_jvp(min_p, lambda x, y: x < y)
+max_p.jvp = _minmax_jvp(max_p, lambda x, y: gt_p.bind1(x, y))
+min_p.jvp = _minmax_jvp(min_p, lambda x, y: lt_p.bind1(x, y))
 
 atan2_p = binary("atan2", np.arctan2, float_only=True)
 
 
 def _atan2_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
-    denom = x * x + y * y
-    a = Zero(get_aval(x)) if isinstance(tx, Zero) else tx * (y / denom)
-    b = Zero(get_aval(x)) if isinstance(ty, Zero) else ty * (neg(x) / denom)
-    return [atan2_p.bind1(x, y)], [add_tangents(a, b)]
+    out = atan2_p.bind1(x, y)
+    denom = add(mul(x, x), mul(y, y))
+    a = Zero(get_aval(out)) if isinstance(tx, Zero) else mul(tx, div(y, denom))
+    b = Zero(get_aval(out)) if isinstance(ty, Zero) else mul(ty, div(neg(x), denom))
+    return [out], [_as_output(add_tangents(a, b), out)]
 
 
 atan2_p.jvp = _atan2_jvp
@@ -376,9 +408,9 @@ def _rem_jvp(primals, tangents):
     out = rem_p.bind1(x, y)
     # (x - out) / y is the integer quotient up to rounding (e.g. -3.0000000000000004), so
     # round it: floor could land one below.
-    b = Zero(get_aval(x)) if isinstance(ty, Zero) else \
-        neg(ty * round_p.bind1(div(sub(x, out), y)))
-    return [out], [add_tangents(tx, b)]
+    b = Zero(get_aval(out)) if isinstance(ty, Zero) else \
+        neg(mul(ty, round_p.bind1(div(sub(x, out), y))))
+    return [out], [_as_output(add_tangents(tx, b), out)]
 
 
 rem_p.jvp = _rem_jvp
@@ -404,8 +436,7 @@ def _select_abstract_eval(pred, on_true, on_false):
     if pred.dtype != np.bool_:
         raise TypeError(f"select needs a boolean predicate, got {pred}")
     out = _same_shape_aval(on_true, on_false, name="select")
-    _same_shape_aval(pred, on_true, dtype=np.bool_, name="select")
-    return out
+    return _same_shape_aval(pred, *out, dtype=out[0].dtype, name="select")
 
 
 def _select_jvp(primals, tangents):
@@ -414,18 +445,16 @@ def _select_jvp(primals, tangents):
     out = select(pred, a, b)
     if isinstance(ta, Zero) and isinstance(tb, Zero):
         return [out], [Zero(get_aval(out))]
-    return [out], [select(pred, instantiate(ta), instantiate(tb))]
+    return [out], [_as_output(select(pred, instantiate(ta), instantiate(tb)), out)]
 
 
 def _select_transpose(cts, pred, a, b):
     (ct,) = cts
     if isinstance(pred, UndefinedPrimal):
         raise NotImplementedError("select is not linear in its predicate")
-    aval = get_aval(ct)
-    zeros = np.zeros(aval.shape, aval.dtype)
     return [None,
-            select(pred, ct, zeros) if isinstance(a, UndefinedPrimal) else None,
-            select(pred, zeros, ct) if isinstance(b, UndefinedPrimal) else None]
+            _unbroadcast(a, select(pred, ct, 0)) if isinstance(a, UndefinedPrimal) else None,
+            _unbroadcast(b, select(pred, 0, ct)) if isinstance(b, UndefinedPrimal) else None]
 
 
 select_p.abstract_eval = _select_abstract_eval

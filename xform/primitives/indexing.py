@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.backends.lowering import from_flat
-from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, concrete_or_none, get_aval
-from xform.primitives.elementwise import eq, instantiate, select
+from xform.core import (Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, concrete_or_none,
+                        get_aval, instantiate)
+from xform.primitives.elementwise import eq, select
+from xform.primitives.lowering import from_flat
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis
 
 
@@ -119,7 +120,7 @@ def _scatter_add_transpose(cts, x, idx, u):
 def _scatter_vmap(p):
     def rule(args, bdims):
         (x, idx, u), (dx, di, du) = args, bdims
-        size = next(np.shape(a)[d] for a, d in zip(args, bdims) if d is not None)
+        size = batch_size(args, bdims)
         if dx is None:
             shape = get_aval(x).shape
             x = broadcast_in_dim(x, (size, *shape), tuple(range(1, len(shape) + 1)))
@@ -222,7 +223,7 @@ def _gather_numba(em, ins, outs):
     (x, idx), (o,) = ins, outs
     rows, dims, _ = _rows_of_operand(em, x, idx.aval.shape[-1])
     flat = em.fresh("picked")
-    em.line(f"{flat} = {em.kernel('gather_rows')}({rows}, {_index_rows(em, idx)}, {dims})"
+    em.line(f"{flat} = {em.kernels.gather_rows}({rows}, {_index_rows(em, idx)}, {dims})"
             ".ravel()")
     from_flat(em, o, flat)
 
@@ -235,7 +236,7 @@ def _scatter_numba(accumulate):
         updates = (f"np.full(({b}, {n}), {u.expr})" if u.aval.shape == () else
                    f"np.ascontiguousarray({u.expr}).reshape(({b}, {n}))")
         # The flag as a typed bool, not a literal: one compiled kernel serves both rules.
-        em.line(f"{o.expr} = {em.kernel('scatter_rows')}({rows}, {_index_rows(em, idx)}, "
+        em.line(f"{o.expr} = {em.kernels.scatter_rows}({rows}, {_index_rows(em, idx)}, "
                 f"{dims}, {updates}, np.bool_({accumulate})).reshape({x.aval.shape!r})")
     return rule
 

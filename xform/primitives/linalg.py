@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.backends.lowering import from_flat
-from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, get_aval
+from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval
 from xform.primitives.elementwise import add, add_tangents, div, eq, mul, neg, select, sub
+from xform.primitives.lowering import from_flat
 from xform.primitives.reductions import reduce_sum
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis, slice_, transpose
 
@@ -225,7 +225,7 @@ def _batched_vmap(prim):
     """Batching rule for primitives that accept leading batch dimensions on every operand:
     move each batch dimension to the front, broadcasting operands that are not batched."""
     def rule(args, bdims, **params):
-        size = next(get_aval(a).shape[d] for a, d in zip(args, bdims) if d is not None)
+        size = batch_size(args, bdims)
         aligned = []
         for a, d in zip(args, bdims):
             if d is None:
@@ -712,7 +712,7 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
         if y.aval.ndim == 1:
             b = f"np.ascontiguousarray({b}).reshape(({k}, 1))"
         # np.bool_(...) is typed bool, not a literal: one compiled gemm serves every flag.
-        product = (f"{em.kernel('gemm')}({a}, {b}, {em.alloc((m, n), o.aval.dtype)}, "
+        product = (f"{em.kernels.gemm}({a}, {b}, {em.alloc((m, n), o.aval.dtype)}, "
                    f"np.bool_({transpose[0]}), np.bool_({transpose[1]}))")
         if o.aval.shape == ():
             product += "[0, 0]"
@@ -735,10 +735,10 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
     if blas:
         em.line(f"{o3} = {em.alloc((bsz, m, n), o.aval.dtype)}")
         em.line(f"for b in range({bsz}):")
-        em.line(f"    {em.kernel('gemm')}({a3}[b], {b3}[b], {o3}[b], np.bool_(False), "
+        em.line(f"    {em.kernels.gemm}({a3}[b], {b3}[b], {o3}[b], np.bool_(False), "
                 "np.bool_(False))")
     else:
-        em.line(f"{o3} = {em.kernel('matmul_batched')}({a3}, {b3})")
+        em.line(f"{o3} = {em.kernels.matmul_batched}({a3}, {b3})")
     if o.aval.shape == ():
         em.line(f"{o.expr} = {o3}[0, 0, 0]")
     else:
@@ -764,7 +764,7 @@ def _call_stacked(em, kernel, stacks, outs, flags=()):
     would make Numba compile the kernel once for every combination of literal flags."""
     results = [em.fresh("res") for _ in outs]
     args = ", ".join([*stacks, *(f"np.bool_({bool(f)})" for f in flags)])
-    em.line(f"{', '.join(results)} = {em.kernel(kernel)}({args})")
+    em.line(f"{', '.join(results)} = {getattr(em.kernels, kernel)}({args})")
     for o, r in zip(outs, results):
         if o is not None:
             from_flat(em, o, r)

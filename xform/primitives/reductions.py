@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.backends.lowering import Reduction, dtype_expr, from_flat, to_rows
-from xform.core import Primitive, ShapedArray, Zero, get_aval
-from xform.primitives.elementwise import convert, div, eq, instantiate, mul, select
-from xform.primitives.structural import (broadcast_in_dim, concatenate, moveaxis, reshape,
-                                         slice_, transpose)
+from xform.core import Primitive, ShapedArray, Zero, get_aval, instantiate
+from xform.primitives.elementwise import convert, div, eq, mul, select
+from xform.primitives.lowering import Reduction, dtype_expr, from_flat, to_rows
+from xform.primitives.structural import (broadcast_in_dim, concatenate, moveaxis, reshape, slice_,
+                                         transpose)
 
 
 def _reduced_aval(x, axes, dtype=None):
@@ -230,7 +230,7 @@ def _arg_numba(largest):
         (x,), (o,) = ins, outs
         rows, _, _ = to_rows(em, x, axis)
         flat = em.fresh("idx")
-        em.line(f"{flat} = {em.kernel('argmax_rows')}({rows}, np.bool_({largest}))"
+        em.line(f"{flat} = {em.kernels.argmax_rows}({rows}, np.bool_({largest}))"
                 f".astype({dtype_expr(index_dtype)})")
         from_flat(em, o, flat)
     return rule
@@ -241,7 +241,7 @@ def _cumulative_numba(product):
         (x,), (o,) = ins, outs
         rows, moved, perm = to_rows(em, x, axis)
         inverse = tuple(int(i) for i in np.argsort(perm))
-        em.line(f"{o.expr} = {em.kernel('cumulate_rows')}({rows}, np.bool_({product}), "
+        em.line(f"{o.expr} = {em.kernels.cumulate_rows}({rows}, np.bool_({product}), "
                 f"np.bool_({reverse}))"
                 f".reshape({moved!r}).transpose({inverse!r})")
     return rule

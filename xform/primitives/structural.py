@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-from xform.backends.lowering import BROADCAST
-from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, get_aval
+from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval
+from xform.primitives.lowering import BROADCAST
 
 
 def _linear_jvp(p: Primitive):
@@ -369,7 +369,7 @@ def _concatenate_transpose(cts, *xs, dimension):
 
 
 def _concatenate_vmap(args, bdims, *, dimension):
-    size = next(np.shape(a)[d] for a, d in zip(args, bdims) if d is not None)
+    size = batch_size(args, bdims)
     aligned = []
     for a, d in zip(args, bdims):
         if d is None:

@@ -4,15 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 import xform.numpy as xnp
-from xform.numpy._core import (
-    cast,
-    is_traced,
-    lists_as_arrays,
-    loop_dtypes,
-    result_dtype,
-    shape_of,
-    wrap,
-)
+from xform.numpy._core import (cast, is_traced, lists_as_arrays, loop_dtypes, result_dtype,
+                               shape_of, wrap)
 from xform.primitives import elementwise as ew
 
 __all__ = [

@@ -1,9 +1,7 @@
 """Forward mode: push tangents alongside primals, one primitive's `jvp` rule at a time."""
 from __future__ import annotations
 
-import numpy as np
-
-from xform.core import Interpreter, Tracer, Zero, _current, get_aval, new_interpreter
+from xform.core import Interpreter, Tracer, Zero, get_aval, new_interpreter, using
 
 
 class JVPTracer(Tracer):
@@ -40,8 +38,7 @@ class JVPInterpreter(Interpreter):
                 primals.append(self.lift(a) if isinstance(a, Tracer) else a)
                 tangents.append(None)
                 missing = True
-        token = _current.set(self.parent)
-        try:
+        with using(self.parent):
             if not own:
                 return prim.bind(*primals, **params)
             if missing:
@@ -49,8 +46,6 @@ class JVPInterpreter(Interpreter):
                             for p, t in zip(primals, tangents)]
             primals_out, tangents_out = (prim.jvp or prim.rule("jvp"))(primals, tangents,
                                                                         **params)
-        finally:
-            _current.reset(token)
         return [p if isinstance(t, Zero) else JVPTracer(self, p, t)
                 for p, t in zip(primals_out, tangents_out)]
 
@@ -71,11 +66,3 @@ def jvp_flat(fun, primals: list, tangents: list, name: str = "jvp"):
         outs = fun(*ins)
         pairs = [unpack(interp, o) for o in outs]
     return [p for p, _ in pairs], [t for _, t in pairs]
-
-
-def zeros_like_aval(aval):
-    return np.zeros(aval.shape, aval.dtype)
-
-
-def instantiate_zeros(ts):
-    return [zeros_like_aval(t.aval) if isinstance(t, Zero) else t for t in ts]

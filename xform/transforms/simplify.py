@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from xform.core import IR, Eqn, Literal, Var
+from xform.transforms import verify
 
 
 def dce(ir: IR) -> IR:
@@ -17,7 +18,8 @@ def dce(ir: IR) -> IR:
                 live.update(eqn.inputs)
                 break
     kept.reverse()
-    return IR(ir.in_vars, kept, ir.outs)
+    out = IR(ir.in_vars, kept, ir.outs)
+    return verify.verify(out) if verify.ENABLED else out
 
 
 def _literal_key(lit: Literal):

@@ -7,10 +7,10 @@ backward pass reuses them instead of recomputing them.
 """
 from __future__ import annotations
 
-from xform.core import (IR, Literal, TraceInterpreter, UndefinedPrimal, Var, Zero,
-                        get_aval, is_float_dtype, new_interpreter)
+from xform.core import (IR, Literal, TraceInterpreter, UndefinedPrimal, Var, Zero, get_aval,
+                        instantiate, is_float_dtype, new_interpreter)
 from xform.primitives.elementwise import add
-from xform.transforms.jvp import JVPInterpreter, JVPTracer, unpack, zeros_like_aval
+from xform.transforms.jvp import JVPInterpreter, JVPTracer, unpack
 from xform.transforms.simplify import dce
 
 
@@ -31,8 +31,7 @@ def linearize_flat(fun, primals: list, n_aux: int = 0, name: str = "linearize",
                          for p, a in zip(primals, active)])
             pairs = [unpack(jvp, o) for o in outs]
         n_lin = len(pairs) - n_aux
-        t_out = [zeros_like_aval(t.aval) if isinstance(t, Zero) else t
-                 for _, t in pairs[:n_lin]]
+        t_out = [instantiate(t) for _, t in pairs[:n_lin]]
         ir, consts = lin.finish(t_in, t_out)
     return [p for p, _ in pairs], dce(ir), consts
 
@@ -89,20 +88,6 @@ def _evaluate_known(ir: IR, known: dict) -> set[int]:
             known.update(zip(eqn.outputs, outs))
             done.add(id(eqn))
     return done
-
-
-def transpose_ir(ir: IR, args: list, cts_out: list) -> list:
-    """Cotangents of the linear inputs of `ir` (those of `args` that are `UndefinedPrimal`),
-    the others known: a transpose rule for a primitive that runs `ir` on its operands."""
-    linear = [isinstance(a, UndefinedPrimal) for a in args]
-    order = [i for i, lin in enumerate(linear) if not lin] + \
-        [i for i, lin in enumerate(linear) if lin]
-    reordered = IR([ir.in_vars[i] for i in order], ir.eqns, ir.outs)
-    cts_out = [zeros_like_aval(a) if isinstance(ct, Zero) else ct
-               for ct, a in zip(cts_out, ir.out_avals)]
-    cts_in = iter(backward_pass(reordered, [a for a in args if not isinstance(
-        a, UndefinedPrimal)], cts_out))
-    return [next(cts_in) if lin else None for lin in linear]
 
 
 def vjp_flat(fun, primals: list, n_aux: int = 0, name: str = "vjp"):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import ConcretizationError, Interpreter, ShapedArray, Tracer, get_aval, \
-    new_interpreter, using
+from xform.core import (ConcretizationError, Interpreter, ShapedArray, Tracer, get_aval,
+                        new_interpreter, using)
 from xform.primitives.structural import broadcast_in_dim, moveaxis
 
 

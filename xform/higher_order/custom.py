@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
-from xform.backends.lowering import INLINE
-from xform.core import IR, Primitive, ShapedArray, UndefinedPrimal, Zero, eval_ir, is_float_dtype
-from xform.primitives.call import _derive, _zeros_for
-from xform.primitives.elementwise import instantiate
+from xform.core import (IR, Primitive, UndefinedPrimal, Zero, batch_size, eval_ir, instantiate,
+                        is_float_dtype)
+from xform.primitives.lowering import INLINE
 from xform.primitives.reductions import reduce_sum
-from xform.primitives.structural import moveaxis
+from xform.transforms.derive import batch_call, jvp_ir, transpose_call
+from xform.transforms.vmap import vmap_flat
 
 
 class Rule:
@@ -55,22 +53,18 @@ def _check_avals(avals, ir: IR, name: str):
     return ir.out_avals
 
 
-def _batch_ir(ir: IR, args, bdims, name: str):
-    """`ir` batched along axis 0 of its batched inputs (every output batched at axis 0),
-    the arguments with their batch axes moved to 0, the batch size and the new in dims."""
-    from xform.transforms.vmap import vmap_flat
-    size = next(np.shape(a)[d] for a, d in zip(args, bdims) if d is not None)
-    in_dims = [None if d is None else 0 for d in bdims]
-    in_avals = [a if d is None else ShapedArray((size, *a.shape), a.dtype)
-                for a, d in zip(ir.in_avals, in_dims)]
+def _batched_dims(bdims, num_consts: int, kind: str, name: str):
+    """The batch dims (0 or None, after batch_call moves them) of the non-const operands, and
+    a check to run when the rule is used: a batched const is invisible to the custom rule."""
+    dims = [None if d is None else 0 for d in bdims]
 
-    def batched(*xs):
-        return vmap_flat(lambda *x: eval_ir(ir, list(x)), list(xs), in_dims,
-                         [0] * len(ir.outs), size)
-    key = ("vmap", tuple(d is not None for d in in_dims), size)
-    b_ir = _derive(ir, key, batched, in_avals, f"vmap_{name}")
-    moved = [a if d in (None, 0) else moveaxis(a, d, 0) for a, d in zip(args, bdims)]
-    return b_ir, moved, size, in_dims
+    def check():
+        if any(d is not None for d in dims[:num_consts]):
+            raise ValueError(
+                f"{kind} function {name} closes over a value batched by an enclosing vmap and "
+                "is differentiated inside that vmap, which its custom rule cannot see. Pass "
+                "the value as an explicit argument instead.")
+    return dims[num_consts:], check
 
 
 def _float_tangents(ts, avals):
@@ -83,13 +77,6 @@ def _check_consts_not_differentiated(tangents, num_consts, kind, name, fix):
         raise TypeError(
             f"{kind} function {name} is being differentiated with respect to a value it "
             f"closes over, but its custom rule only covers its explicit arguments. {fix}")
-
-
-def _closure_batched_error(kind, name):
-    return ValueError(
-        f"{kind} function {name} closes over a value batched by an enclosing vmap and is "
-        "differentiated inside that vmap, which its custom rule cannot see. Pass the value "
-        "as an explicit argument instead.")
 
 
 # ----------------------------------------------------------------------------- custom_jvp_call
@@ -118,35 +105,33 @@ def _custom_jvp_call_jvp(primals, tangents, *, ir, jvp, num_consts, name):
 
 
 def _custom_jvp_call_vmap(args, bdims, *, ir, jvp, num_consts, name):
-    from xform.transforms.vmap import vmap_flat
-    b_ir, moved, size, in_dims = _batch_ir(ir, args, bdims, name)
-    consts_batched = any(d is not None for d in in_dims[:num_consts])
-    arg_dims = in_dims[num_consts:]
+    arg_dims, check = _batched_dims(bdims, num_consts, "custom_jvp", name)
     n_out = len(ir.outs)
 
-    def batched_jvp(primals, tangents):
-        if consts_batched:
-            raise _closure_batched_error("custom_jvp", name)
-        n = len(primals)
+    size = batch_size(args, bdims)
 
-        def flat(*xs):
-            outs, t_outs = jvp(list(xs[:n]), list(xs[n:]))
-            return [*outs, *t_outs]
-        res = vmap_flat(flat, [*primals, *tangents], arg_dims * 2, [0] * (2 * n_out), size)
-        return res[:n_out], res[n_out:]
-    rule = Rule(batched_jvp, f"vmap({jvp!r})")
-    return custom_jvp_call(moved[:num_consts], moved[num_consts:], ir=b_ir, jvp=rule,
-                           name=name), [0] * n_out
+    def run(b_ir, moved):
+        def batched_jvp(primals, tangents):
+            check()
+            n = len(primals)
+
+            def flat(*xs):
+                outs, t_outs = jvp(list(xs[:n]), list(xs[n:]))
+                return [*outs, *t_outs]
+            res = vmap_flat(flat, [*primals, *tangents], arg_dims * 2, [0] * (2 * n_out), size)
+            return res[:n_out], res[n_out:]
+        return custom_jvp_call(moved[:num_consts], moved[num_consts:], ir=b_ir,
+                               jvp=Rule(batched_jvp, f"vmap({jvp!r})"), name=name)
+    return batch_call(ir, args, bdims, run)
 
 
 def _custom_jvp_call_transpose(cts, *args, ir, jvp, num_consts, name):
     # Reverse mode meets this equation among tangents only when a custom JVP rule applies a
     # custom_jvp function to tangents (solve(A, tb - tA @ x)), linearly: transpose its body.
-    from xform.transforms.vjp import transpose_ir
-    return transpose_ir(ir, list(args), list(cts))
+    return transpose_call(ir, args, cts, eval_ir)
 
 
-custom_jvp_call_p.impl = _run_ir
+custom_jvp_call_p.impl = custom_jvp_call_p.inline = _run_ir
 custom_jvp_call_p.abstract_eval = _custom_jvp_call_abstract_eval
 custom_jvp_call_p.jvp = _custom_jvp_call_jvp
 custom_jvp_call_p.transpose = _custom_jvp_call_transpose
@@ -183,15 +168,11 @@ def _custom_vjp_call_jvp(primals, tangents, *, ir, fwd, bwd, num_consts, name):
 
 
 def _custom_vjp_call_vmap(args, bdims, *, ir, fwd, bwd, num_consts, name):
-    from xform.transforms.vmap import vmap_flat
-    b_ir, moved, size, in_dims = _batch_ir(ir, args, bdims, name)
-    consts_batched = any(d is not None for d in in_dims[:num_consts])
-    arg_dims = in_dims[num_consts:]
-    n_out = len(ir.outs)
+    arg_dims, check = _batched_dims(bdims, num_consts, "custom_vjp", name)
+    size, n_out = batch_size(args, bdims), len(ir.outs)
 
     def batched_fwd(xs):
-        if consts_batched:
-            raise _closure_batched_error("custom_vjp", name)
+        check()
         store = {}
 
         def flat(*a):
@@ -207,13 +188,15 @@ def _custom_vjp_call_vmap(args, bdims, *, ir, fwd, bwd, num_consts, name):
                            [*res, *cts], [0] * (n_res + len(cts)), [0] * len(arg_dims), size)
         # An argument shared by the whole batch gets the sum of the per-example cotangents.
         return [ct if d is not None else reduce_sum(ct, (0,)) for ct, d in zip(cts_in, arg_dims)]
-    outs = custom_vjp_call(moved[:num_consts], moved[num_consts:], ir=b_ir,
-                           fwd=Rule(batched_fwd, f"vmap({fwd!r})"),
-                           bwd=Rule(batched_bwd, f"vmap({bwd!r})"), name=name)
-    return outs, [0] * n_out
+
+    def run(b_ir, moved):
+        return custom_vjp_call(moved[:num_consts], moved[num_consts:], ir=b_ir,
+                               fwd=Rule(batched_fwd, f"vmap({fwd!r})"),
+                               bwd=Rule(batched_bwd, f"vmap({bwd!r})"), name=name)
+    return batch_call(ir, args, bdims, run)
 
 
-custom_vjp_call_p.impl = _run_ir
+custom_vjp_call_p.impl = custom_vjp_call_p.inline = _run_ir
 custom_vjp_call_p.abstract_eval = _custom_vjp_call_abstract_eval
 custom_vjp_call_p.jvp = _custom_vjp_call_jvp
 custom_vjp_call_p.vmap = _custom_vjp_call_vmap
@@ -225,30 +208,14 @@ custom_vjp_call_p.numba = INLINE
 custom_vjp_lin_p = Primitive("custom_vjp_lin")
 
 
-def _forward_mode_error(name):
-    return TypeError(
+def _forward_mode(*args, name, **_):
+    """Every rule that would run this linear map forward (impl: linearize's f_jvp; jvp;
+    vmap: jacfwd; numba: jvp of a jit) says that a custom_vjp function has no forward mode."""
+    raise TypeError(
         f"can't apply forward-mode differentiation (jvp, jacfwd, linearize's f_jvp) to the "
         f"custom_vjp function {name}: a custom_vjp rule only defines reverse mode. Use "
         "xf.grad / xf.vjp / xf.jacrev, or define the derivative with xf.custom_jvp, which "
         "supports both modes.")
-
-
-def _custom_vjp_lin_impl(*args, name, **_):
-    raise _forward_mode_error(name)
-
-
-def _custom_vjp_lin_jvp(primals, tangents, *, name, **_):
-    raise _forward_mode_error(name)
-
-
-def _custom_vjp_lin_vmap(args, bdims, *, name, **_):
-    # Batching this linear map only happens when it is evaluated forward (jacfwd).
-    raise _forward_mode_error(name)
-
-
-def _custom_vjp_lin_numba(em, ins, outs, *, name, **_):
-    # Compiling this linear map only happens when it is evaluated forward (jvp of a jit).
-    raise _forward_mode_error(name)
 
 
 def _custom_vjp_lin_abstract_eval(*avals, num_res, bwd, res_tree, out_avals, name):
@@ -260,17 +227,15 @@ def _custom_vjp_lin_transpose(cts, *args, num_res, bwd, res_tree, out_avals, nam
     if any(isinstance(r, UndefinedPrimal) for r in res):
         raise TypeError(f"custom_vjp function {name}: its residuals must be known in the "
                         "backward pass")
-    cts_in = bwd(res_tree, list(res), _zeros_for(cts, out_avals))
+    cts_in = bwd(res_tree, list(res), list(map(instantiate, cts)))
     return [None] * num_res + [ct if isinstance(a, UndefinedPrimal) else None
                                for a, ct in zip(lin, cts_in)]
 
 
-custom_vjp_lin_p.impl = _custom_vjp_lin_impl
+custom_vjp_lin_p.impl = custom_vjp_lin_p.jvp = custom_vjp_lin_p.vmap = _forward_mode
+custom_vjp_lin_p.numba = _forward_mode
 custom_vjp_lin_p.abstract_eval = _custom_vjp_lin_abstract_eval
-custom_vjp_lin_p.jvp = _custom_vjp_lin_jvp
 custom_vjp_lin_p.transpose = _custom_vjp_lin_transpose
-custom_vjp_lin_p.vmap = _custom_vjp_lin_vmap
-custom_vjp_lin_p.numba = _custom_vjp_lin_numba
 
 
 # ----------------------------------------------------------------------------- remat
@@ -287,66 +252,28 @@ def _remat_abstract_eval(*avals, ir, name):
     return _check_avals(avals, ir, f"checkpoint of {name}")
 
 
-def _remat_jvp_ir(ir: IR, active: tuple, name: str) -> IR:
-    """The IR `(*primals, *active tangents) -> float tangents out`: it recomputes the primal."""
-    from xform.transforms.jvp import jvp_flat
-    n = len(ir.in_vars)
-
-    def tangent_fn(*xs):
-        ts = iter(xs[n:])
-        tangents = [next(ts) if a else Zero(v.aval) for a, v in zip(active, ir.in_vars)]
-        _, t_outs = jvp_flat(lambda *p: eval_ir(ir, list(p)), list(xs[:n]), tangents)
-        return [instantiate(t) for t, a in zip(t_outs, ir.out_avals) if is_float_dtype(a.dtype)]
-    avals = ir.in_avals + [a for a, act in zip(ir.in_avals, active) if act]
-    return _derive(ir, ("remat_jvp", active), tangent_fn, avals, f"jvp_{name}")
-
-
 def _remat_jvp(primals, tangents, *, ir, name):
     active = tuple(not isinstance(t, Zero) for t in tangents)
+    floats = tuple(is_float_dtype(a.dtype) for a in ir.out_avals)
     outs = remat(primals, ir=ir, name=name)
-    jvp_ir = _remat_jvp_ir(ir, active, name)
-    # Recorded as one equation whose only non-tangent operands are the primal inputs: under
-    # reverse mode they are the sole residuals, and the transpose below recomputes the rest.
+    # The tangents come from one equation whose only non-tangent operands are the primal
+    # inputs (its IR recomputes the primal): under reverse mode they are the sole residuals,
+    # and the transpose recomputes the rest.
+    tangent_ir, _ = jvp_ir(ir, active, floats, with_primals=False)
     t_float = iter(remat([*primals, *(t for t in tangents if not isinstance(t, Zero))],
-                         ir=jvp_ir, name=name))
-    t_outs = [next(t_float) if is_float_dtype(a.dtype) else Zero(a) for a in ir.out_avals]
-    return outs, t_outs
-
-
-def _remat_transpose_ir(ir: IR, linear: tuple, name: str) -> IR:
-    """The IR `(*known inputs, *cts out) -> cts of the linear inputs` of an IR that is linear
-    in its `linear` inputs: their vjp, recomputing whatever depends on the known inputs."""
-    from xform.transforms.vjp import backward_pass, linearize_flat
-    known_avals = [v.aval for v, lin in zip(ir.in_vars, linear) if not lin]
-    lin_avals = [v.aval for v, lin in zip(ir.in_vars, linear) if lin]
-    n_known = len(known_avals)
-
-    def backward(*xs):
-        def on_linear(*us):
-            known, lin = iter(xs[:n_known]), iter(us)
-            return eval_ir(ir, [next(lin) if is_lin else next(known) for is_lin in linear])
-        # The IR is linear in these inputs, so linearising at zero is exact.
-        zeros = [np.zeros(a.shape, a.dtype) for a in lin_avals]
-        _, lin_ir, consts = linearize_flat(on_linear, zeros, active=[True] * len(zeros))
-        return _zeros_for(backward_pass(lin_ir, consts, list(xs[n_known:])), lin_avals)
-    return _derive(ir, ("remat_transpose", linear), backward, known_avals + ir.out_avals,
-                   f"transpose_{name}")
+                         ir=tangent_ir, name=name))
+    return outs, [next(t_float) if f else Zero(a) for f, a in zip(floats, ir.out_avals)]
 
 
 def _remat_transpose(cts, *args, ir, name):
-    linear = tuple(isinstance(a, UndefinedPrimal) for a in args)
-    t_ir = _remat_transpose_ir(ir, linear, name)
-    known = [a for a in args if not isinstance(a, UndefinedPrimal)]
-    cts_lin = iter(remat([*known, *_zeros_for(cts, ir.out_avals)], ir=t_ir, name=name))
-    return [next(cts_lin) if lin else None for lin in linear]
+    return transpose_call(ir, args, cts, lambda t_ir, ops: remat(ops, ir=t_ir, name=name))
 
 
 def _remat_vmap(args, bdims, *, ir, name):
-    b_ir, moved, _, _ = _batch_ir(ir, args, bdims, name)
-    return remat(moved, ir=b_ir, name=name), [0] * len(ir.outs)
+    return batch_call(ir, args, bdims, lambda b_ir, ops: remat(ops, ir=b_ir, name=name))
 
 
-remat_p.impl = _run_ir
+remat_p.impl = remat_p.inline = _run_ir
 remat_p.abstract_eval = _remat_abstract_eval
 remat_p.jvp = _remat_jvp
 remat_p.transpose = _remat_transpose

@@ -16,66 +16,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.backends.lowering import dtype_expr
-from xform.core import (IR, Literal, Primitive, ShapedArray, Tracer, UndefinedPrimal, Var, Zero,
-                        at_root, close_ir, current_interpreter, eval_ir, get_aval,
-                        is_float_dtype, trace_to_ir)
+from xform.core import (IR, Literal, Primitive, ShapedArray, UndefinedPrimal, Zero, at_root,
+                        batch_size, eval_ir, get_aval, instantiate, is_float_dtype, zeros_like_aval)
 from xform.primitives.elementwise import add, eq, max_p, min_p, select
+from xform.primitives.lowering import dtype_expr
 from xform.primitives.reductions import reduce_max
 from xform.primitives.structural import broadcast_in_dim, moveaxis
-from xform.transforms.jvp import jvp_flat
-from xform.transforms.simplify import dce, simplify
-from xform.transforms.vjp import backward_pass, linearize_flat
-from xform.transforms.vmap import BatchTracer, move_to, vmap_flat
+from xform.transforms.derive import (closed, derived, jvp_ir, linearize_ir, nonzero_tangents,
+                                     reorder, transpose_ir, vmap_ir, with_inputs)
+from xform.transforms.simplify import dce
+from xform.transforms.vjp import backward_pass
+from xform.transforms.vmap import move_to
 
 cond_p = Primitive("cond")
 while_p = Primitive("while")
 scan_p = Primitive("scan")
 
 
-# ----------------------------------------------------------------------------- IR helpers
-
-def _memo(ir: IR, key, build):
-    """`build()` once per (ir, key): derived IRs are cached on the IR they come from."""
-    hit = ir.derived.get(key)
-    if hit is None:
-        hit = ir.derived[key] = build()
-    return hit
-
-
-def _trace_closed(fn, in_avals, name: str) -> IR:
-    """Trace `fn(*flat) -> list` at the root into a closed, simplified IR."""
-    with at_root():
-        ir, consts = trace_to_ir(fn, in_avals, name)
-    return simplify(close_ir(ir, consts))
-
-
-def _run(ir: IR, args) -> list:
-    """Run a closed IR by binding its equations in the current interpreter."""
-    return eval_ir(ir, list(args))
-
-
-def _reorder(ir: IR, order) -> IR:
-    """`ir` taking its inputs in the order `order` (indices into its own inputs)."""
-    return IR([ir.in_vars[i] for i in order], ir.eqns, ir.outs)
-
-
-def with_inputs(ir: IR, in_avals, positions) -> IR:
-    """`ir` taking inputs of `in_avals`, its own at `positions`, the others unused."""
-    in_vars = [Var(a) for a in in_avals]
-    for v, p in zip(ir.in_vars, positions):
-        in_vars[p] = v
-    return IR(in_vars, ir.eqns, ir.outs)
-
-
-def _zeros(aval):
-    return np.zeros(aval.shape, aval.dtype)
-
-
-def _instantiate(ts, avals) -> list:
-    """Symbolic zeros as arrays, for places (operands, IR outputs) that need real values."""
-    return [_zeros(a) if isinstance(t, Zero) else t for t, a in zip(ts, avals)]
-
+# ----------------------------------------------------------------------------- helpers
 
 def _split(xs, *sizes) -> list:
     """Consecutive slices of `xs` of the given sizes, and the rest as a last slice."""
@@ -97,10 +55,6 @@ def _grow(flags, step) -> tuple:
         flags = new
 
 
-def _size(args, bdims) -> int:
-    return next(np.shape(a)[d] for a, d in zip(args, bdims) if d is not None)
-
-
 def _active(primals, tangents) -> tuple:
     """Which inputs carry a tangent worth differentiating (nonzero and floating point)."""
     return tuple(not isinstance(t, Zero) and is_float_dtype(get_aval(p).dtype)
@@ -113,108 +67,18 @@ def _float_or_zero(ts, outs) -> list:
             for t, o in zip(ts, outs)]
 
 
-# ----------------------------------------------------------------------------- derived IRs
-
-def _jvp_ir(ir: IR, active: tuple, want: tuple):
-    """Forward mode of `ir`: the IR (*inputs, *tangents of active inputs) -> (*outputs,
-    *tangents of the outputs flagged in `want`), and which outputs have a nonzero tangent."""
-    def build():
-        n, nonzero = len(ir.in_vars), []
-
-        def fn(*args):
-            it = iter(args[n:])
-            ts = [next(it) if a else Zero(v.aval) for v, a in zip(ir.in_vars, active)]
-            outs, t_outs = jvp_flat(lambda *a: _run(ir, a), list(args[:n]), ts)
-            nonzero[:] = [not isinstance(t, Zero) for t in t_outs]
-            wanted = [t for t, w in zip(t_outs, want) if w]
-            return [*outs, *(_zeros(t.aval) if isinstance(t, Zero) else t for t in wanted)]
-        t_avals = [a for a, act in zip(ir.in_avals, active) if act]
-        return _trace_closed(fn, [*ir.in_avals, *t_avals], "jvp"), tuple(nonzero)
-    return _memo(ir, ("jvp", active, want), build)
-
-
-def _nonzero_tangents(ir: IR, active: tuple) -> tuple:
-    return _jvp_ir(ir, active, (False,) * len(ir.outs))[1]
-
-
-def _linearize(ir: IR, active: tuple, n_consts: int):
-    """Split `ir` for reverse mode into (primal IR, tangent IR, const residual positions).
-
-    The primal IR maps the inputs to (*outputs, *residuals); the tangent IR maps (*const
-    residuals, *residuals, *tangents of the active inputs) to the tangents of all outputs.
-    Residuals that are constants are inlined, and residuals that are simply one of the first
-    `n_consts` inputs are passed as that input ("const residuals"), so a scan does not stack a
-    copy of a loop-invariant value for every iteration.
-    """
-    def build():
-        parts = {}
-
-        def fn(*ps):
-            outs, lin, res = linearize_flat(lambda *a: _run(ir, a), list(ps),
-                                            active=list(active))
-            const_at = {id(p): j for j, p in enumerate(ps[:n_consts])}
-            literal = [i for i, r in enumerate(res) if not isinstance(r, Tracer)]
-            by_const = [i for i, r in enumerate(res) if id(r) in const_at and i not in literal]
-            stacked = [i for i in range(len(res)) if i not in literal and i not in by_const]
-            n_res = len(res)
-            order = [*literal, *by_const, *stacked, *range(n_res, len(lin.in_vars))]
-            parts["tangent"] = simplify(close_ir(_reorder(lin, order),
-                                                 [res[i] for i in literal]))
-            parts["const_pos"] = tuple(const_at[id(res[i])] for i in by_const)
-            return [*outs, *(res[i] for i in stacked)]
-        primal = _trace_closed(fn, ir.in_avals, "linearize")
-        return primal, parts["tangent"], parts["const_pos"]
-    return _memo(ir, ("linearize", active, n_consts), build)
-
-
-def _transposed(ir: IR, linear: tuple) -> IR:
-    """The IR (*non-linear inputs, *output cotangents) -> cotangents of the linear inputs."""
-    def build():
-        known = [i for i, lin in enumerate(linear) if not lin]
-        lin_idx = [i for i, lin in enumerate(linear) if lin]
-        reordered = _reorder(ir, known + lin_idx)
-
-        def fn(*vals):
-            cts = backward_pass(reordered, list(vals[:len(known)]), list(vals[len(known):]))
-            return _instantiate(cts, [ir.in_vars[i].aval for i in lin_idx])
-        in_avals = [*(ir.in_vars[i].aval for i in known), *ir.out_avals]
-        return _trace_closed(fn, in_avals, "transpose")
-    return _memo(ir, ("transpose", linear), build)
-
-
-def _vmap_ir(ir: IR, batched: tuple, size: int, force: tuple):
-    """`ir` over a batch of `size` (batched inputs and outputs carry the batch at axis 0) and
-    which outputs are batched: those flagged in `force` and those a batched input reaches."""
-    def build():
-        out_batched = []
-
-        def fn(*xs):
-            seen = {}
-
-            def inner(*x):
-                seen["interp"] = current_interpreter()
-                seen["outs"] = _run(ir, x)
-                return seen["outs"]
-
-            def out_dims():
-                out_batched[:] = [f or (isinstance(o, BatchTracer)
-                                        and o.interp is seen["interp"])
-                                  for o, f in zip(seen["outs"], force)]
-                return [0 if b else None for b in out_batched]
-            return vmap_flat(inner, list(xs), [0 if b else None for b in batched], out_dims,
-                             size)
-        in_avals = [ShapedArray((size, *a.shape), a.dtype) if b else a
-                    for a, b in zip(ir.in_avals, batched)]
-        return _trace_closed(fn, in_avals, "vmap"), tuple(out_batched)
-    return _memo(ir, ("vmap", batched, size, force), build)
-
-
 # ----------------------------------------------------------------------------- cond
 
-def _cond_impl(index, *ops, branches):
-    i = int(np.clip(index, 0, len(branches) - 1))
-    with at_root():
-        return [np.asarray(o) for o in _run(branches[i], ops)]
+def _cond_inline(index, *ops, branches):
+    return eval_ir(branches[int(np.clip(index, 0, len(branches) - 1))], list(ops))
+
+
+def _at_root(inline):
+    """The impl of a higher-order primitive: its inline rule run by the root interpreter."""
+    def impl(*args, **params):
+        with at_root():
+            return [np.asarray(o) for o in inline(*args, **params)]
+    return impl
 
 
 def _cond_abstract_eval(index, *ops, branches):
@@ -235,7 +99,7 @@ def _cond_linearized(branches: tuple, active: tuple):
     each fills its own slots and returns zeros in the other branches' slots."""
     def build():
         n_out = len(branches[0].outs)
-        splits = [_linearize(b, active, 0) for b in branches]
+        splits = [linearize_ir(b, active, 0) for b in branches]
         res_avals = [p.out_avals[n_out:] for p, _, _ in splits]
         all_res = [a for avals in res_avals for a in avals]
         t_avals = [a for a, act in zip(branches[0].in_avals, active) if act]
@@ -243,14 +107,15 @@ def _cond_linearized(branches: tuple, active: tuple):
         for i, (p_ir, t_ir, _) in enumerate(splits):
             outs = list(p_ir.outs[:n_out])
             for j, avals in enumerate(res_avals):
-                outs += p_ir.outs[n_out:] if j == i else [Literal(_zeros(a)) for a in avals]
+                outs += (p_ir.outs[n_out:] if j == i
+                         else [Literal(zeros_like_aval(a)) for a in avals])
             primals.append(IR(p_ir.in_vars, p_ir.eqns, outs))
             own = range(offset, offset + len(res_avals[i]))
             offset += len(res_avals[i])
             tail = range(len(all_res), len(all_res) + len(t_avals))
             tangents.append(with_inputs(t_ir, [*all_res, *t_avals], [*own, *tail]))
         return tuple(primals), tuple(tangents)
-    return _memo(branches[0], ("cond_linearize", active, branches), build)
+    return derived(branches[0], ("cond_linearize", active, branches), build)
 
 
 def _cond_jvp(primals, tangents, *, branches):
@@ -271,9 +136,9 @@ def _cond_transpose(cts, index, *args, branches):
     if isinstance(index, UndefinedPrimal):
         raise TypeError("cond is not linear in its branch index")
     linear = tuple(isinstance(a, UndefinedPrimal) for a in args)
-    t_branches = tuple(_transposed(b, linear) for b in branches)
+    t_branches = tuple(transpose_ir(b, linear) for b in branches)
     known = [a for a, lin in zip(args, linear) if not lin]
-    cts = _instantiate(cts, branches[0].out_avals)
+    cts = list(map(instantiate, cts))
     ct_in = iter(cond_p.bind(index, *known, *cts, branches=t_branches))
     return [None, *(next(ct_in) if lin else None for lin in linear)]
 
@@ -288,19 +153,19 @@ def _clamp(index, n: int):
 def _cond_vmap(args, bdims, *, branches):
     """An unbatched index batches the branches; a batched index runs every branch on the
     whole batch and selects each example's result (so all branches run, on every example)."""
-    size = _size(args, bdims)
+    size = batch_size(args, bdims)
     ops = [a if d in (None, 0) else moveaxis(a, d, 0) for a, d in zip(args[1:], bdims[1:])]
     batched = tuple(d is not None for d in bdims[1:])
     n_out = len(branches[0].outs)
     if bdims[0] is None:
         none = (False,) * n_out
         out_b = tuple(any(flags) for flags in
-                      zip(*(_vmap_ir(b, batched, size, none)[1] for b in branches)))
-        b_branches = tuple(_vmap_ir(b, batched, size, out_b)[0] for b in branches)
+                      zip(*(vmap_ir(b, batched, size, none)[1] for b in branches)))
+        b_branches = tuple(vmap_ir(b, batched, size, out_b)[0] for b in branches)
         outs = cond_p.bind(args[0], *ops, branches=b_branches)
         return outs, [0 if b else None for b in out_b]
     every = (True,) * n_out
-    results = [_run(_vmap_ir(b, batched, size, every)[0], ops) for b in branches]
+    results = [eval_ir(vmap_ir(b, batched, size, every)[0], ops) for b in branches]
     index = _clamp(moveaxis(args[0], bdims[0], 0), len(branches))
     dtype = get_aval(index).dtype
     outs = results[-1]
@@ -311,7 +176,8 @@ def _cond_vmap(args, bdims, *, branches):
     return outs, [0] * n_out
 
 
-cond_p.impl = _cond_impl
+cond_p.inline = _cond_inline
+cond_p.impl = _at_root(_cond_inline)
 cond_p.abstract_eval = _cond_abstract_eval
 cond_p.jvp = _cond_jvp
 cond_p.transpose = _cond_transpose
@@ -320,12 +186,11 @@ cond_p.vmap = _cond_vmap
 
 # ----------------------------------------------------------------------------- while
 
-def _while_impl(*args, cond_ir, body_ir, n_cond_consts, n_body_consts):
+def _while_inline(*args, cond_ir, body_ir, n_cond_consts, n_body_consts):
     cc, bc, carry = _split(args, n_cond_consts, n_body_consts)
-    with at_root():
-        while bool(_run(cond_ir, [*cc, *carry])[0]):
-            carry = _run(body_ir, [*bc, *carry])
-    return [np.asarray(c) for c in carry]
+    while bool(eval_ir(cond_ir, [*cc, *carry])[0]):
+        carry = eval_ir(body_ir, [*bc, *carry])
+    return carry
 
 
 def _while_abstract_eval(*avals, cond_ir, body_ir, n_cond_consts, n_body_consts):
@@ -345,15 +210,15 @@ def _while_jvp_irs(cond_ir, body_ir, active_consts: tuple, active_carry: tuple):
     def build():
         n_bc = len(active_consts)
         n_k = len(active_carry)
-        body, _ = _jvp_ir(body_ir, active_consts + active_carry, active_carry)
+        body, _ = jvp_ir(body_ir, active_consts + active_carry, active_carry)
         n_tc = sum(active_consts)
         # _jvp_ir orders inputs (consts, carry, const tangents, carry tangents).
         order = [*range(n_bc), *range(n_bc + n_k, n_bc + n_k + n_tc),
                  *range(n_bc, n_bc + n_k), *range(n_bc + n_k + n_tc, len(body.in_vars))]
         t_avals = [a for a, act in zip(body_ir.out_avals, active_carry) if act]
         cond = with_inputs(cond_ir, [*cond_ir.in_avals, *t_avals], range(len(cond_ir.in_vars)))
-        return cond, _reorder(body, order)
-    return _memo(body_ir, ("while_jvp", cond_ir, active_consts, active_carry), build)
+        return cond, reorder(body, order)
+    return derived(body_ir, ("while_jvp", cond_ir, active_consts, active_carry), build)
 
 
 def _while_jvp(primals, tangents, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
@@ -369,11 +234,10 @@ def _while_jvp(primals, tangents, *, cond_ir, body_ir, n_cond_consts, n_body_con
     if not any(active_consts + active_init):
         return outs, [Zero(get_aval(o)) for o in outs]
     active = _grow(active_init,
-                   lambda carry: _nonzero_tangents(body_ir, active_consts + carry))
+                   lambda carry: nonzero_tangents(body_ir, active_consts + carry))
     cond, body = _while_jvp_irs(cond_ir, body_ir, active_consts, active)
     ts_bc = [t for t, a in zip(t_bc, active_consts) if a]
-    ts_init = _instantiate([t for t, a in zip(t_init, active) if a],
-                           [get_aval(x) for x, a in zip(init, active) if a])
+    ts_init = list(map(instantiate, [t for t, a in zip(t_init, active) if a]))
     res = while_p.bind(*cc, *bc, *ts_bc, *init, *ts_init, cond_ir=cond, body_ir=body,
                        n_cond_consts=n_cond_consts, n_body_consts=n_body_consts + len(ts_bc))
     t_out = iter(res[len(init):])
@@ -397,33 +261,33 @@ def _frozen_loop(cond_ir, body_ir, n_cond_consts: int):
         bc_avals = body_ir.in_avals[:len(body_ir.in_avals) - len(carry_avals)]
 
         def any_going(*args):
-            return [reduce_max(_run(cond_ir, args)[0], (0,))]
+            return [reduce_max(eval_ir(cond_ir, list(args))[0], (0,))]
 
         def body(*args):
             cc, bc, carry = _split(args, len(cc_avals), len(bc_avals))
-            going = _run(cond_ir, [*cc, *carry])[0]
-            new = _run(body_ir, [*bc, *carry])
+            going = eval_ir(cond_ir, [*cc, *carry])[0]
+            new = eval_ir(body_ir, [*bc, *carry])
             return [select(broadcast_in_dim(going, get_aval(n).shape, (0,)), n, c)
                     for n, c in zip(new, carry)]
-        return (_trace_closed(any_going, cond_ir.in_avals, "while_any"),
-                _trace_closed(body, [*cc_avals, *bc_avals, *carry_avals], "while_frozen"))
-    return _memo(body_ir, ("frozen", cond_ir, n_cond_consts), build)
+        return (closed(any_going, cond_ir.in_avals, "while_any"),
+                closed(body, [*cc_avals, *bc_avals, *carry_avals], "while_frozen"))
+    return derived(body_ir, ("frozen", cond_ir, n_cond_consts), build)
 
 
 def _while_vmap(args, bdims, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
-    size = _size(args, bdims)
+    size = batch_size(args, bdims)
     args = [a if d in (None, 0) else moveaxis(a, d, 0) for a, d in zip(args, bdims)]
     cc, bc, init = _split(args, n_cond_consts, n_body_consts)
     cc_b, bc_b, init_b = _split([d is not None for d in bdims], n_cond_consts, n_body_consts)
     cc_b, bc_b = tuple(cc_b), tuple(bc_b)
-    carry_b = _grow(init_b, lambda k: _vmap_ir(body_ir, bc_b + k, size, k)[1])
-    pred_b = _vmap_ir(cond_ir, cc_b + carry_b, size, (False,))[1][0]
+    carry_b = _grow(init_b, lambda k: vmap_ir(body_ir, bc_b + k, size, k)[1])
+    pred_b = vmap_ir(cond_ir, cc_b + carry_b, size, (False,))[1][0]
     if pred_b:
         carry_b = (True,) * len(init)
     init = [move_to(x, None, 0, size) if want and not had else x
             for x, had, want in zip(init, init_b, carry_b)]
-    cond, _ = _vmap_ir(cond_ir, cc_b + carry_b, size, (pred_b,))
-    body, _ = _vmap_ir(body_ir, bc_b + carry_b, size, carry_b)
+    cond, _ = vmap_ir(cond_ir, cc_b + carry_b, size, (pred_b,))
+    body, _ = vmap_ir(body_ir, bc_b + carry_b, size, carry_b)
     if pred_b:
         cond, body = _frozen_loop(cond, body, n_cond_consts)
         outs = while_p.bind(*cc, *cc, *bc, *init, cond_ir=cond, body_ir=body,
@@ -435,7 +299,8 @@ def _while_vmap(args, bdims, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
     return outs, [0 if b else None for b in carry_b]
 
 
-while_p.impl = _while_impl
+while_p.inline = _while_inline
+while_p.impl = _at_root(_while_inline)
 while_p.abstract_eval = _while_abstract_eval
 while_p.jvp = _while_jvp
 while_p.transpose = _while_transpose
@@ -444,17 +309,16 @@ while_p.vmap = _while_vmap
 
 # ----------------------------------------------------------------------------- scan
 
-def _scan_impl(*args, body_ir, length, reverse, n_consts, n_carry):
+def _scan_inline(*args, body_ir, length, reverse, n_consts, n_carry):
     consts, carry, xs = _split(args, n_consts, n_carry)
     xs = [np.asarray(x) for x in xs]
     ys = [np.empty((length, *a.shape), a.dtype) for a in body_ir.out_avals[n_carry:]]
-    with at_root():
-        for i in (range(length - 1, -1, -1) if reverse else range(length)):
-            outs = _run(body_ir, [*consts, *carry, *(x[i] for x in xs)])
-            carry = outs[:n_carry]
-            for y, o in zip(ys, outs[n_carry:]):
-                y[i] = o
-    return [*(np.asarray(c) for c in carry), *ys]
+    for i in (range(length - 1, -1, -1) if reverse else range(length)):
+        outs = eval_ir(body_ir, [*consts, *carry, *(x[i] for x in xs)])
+        carry = outs[:n_carry]
+        for y, o in zip(ys, outs[n_carry:]):
+            y[i] = o
+    return [*carry, *ys]
 
 
 def _scan_abstract_eval(*avals, body_ir, length, reverse, n_consts, n_carry):
@@ -475,7 +339,7 @@ def _scan_tangent_body(body_ir, active: tuple, n_consts: int, n_carry: int):
     carry (carry tangents), xs (*stacked residuals, *x tangents); it returns the active carry
     tangents and the tangents of the float ys."""
     def build():
-        primal, tangent, const_pos = _linearize(body_ir, active, n_consts)
+        primal, tangent, const_pos = linearize_ir(body_ir, active, n_consts)
         n_res = len(primal.outs) - len(body_ir.outs)
         a_c, a_k, _ = _split(active, n_consts, n_carry)
         n_cr, n_tc, n_tk = len(const_pos), sum(a_c), sum(a_k)
@@ -484,7 +348,7 @@ def _scan_tangent_body(body_ir, active: tuple, n_consts: int, n_carry: int):
         outs = [o for o, a in zip(tangent.outs, [*a_k, *y_float]) if a]
         return dce(IR([tangent.in_vars[i] for i in [*cr, *tc, *tk, *res, *tx]], tangent.eqns,
                       outs))
-    return _memo(body_ir, ("scan_tangent", active, n_consts, n_carry), build)
+    return derived(body_ir, ("scan_tangent", active, n_consts, n_carry), build)
 
 
 def _scan_jvp(primals, tangents, *, body_ir, length, reverse, n_consts, n_carry):
@@ -498,16 +362,15 @@ def _scan_jvp(primals, tangents, *, body_ir, length, reverse, n_consts, n_carry)
         outs = scan_p.bind(*primals, body_ir=body_ir, n_consts=n_consts, n_carry=n_carry,
                            **params)
         return outs, [Zero(get_aval(o)) for o in outs]
-    a_k = _grow(a_init, lambda k: _nonzero_tangents(body_ir, a_c + k + a_x)[:n_carry])
+    a_k = _grow(a_init, lambda k: nonzero_tangents(body_ir, a_c + k + a_x)[:n_carry])
     active = a_c + a_k + a_x
-    primal, _, const_pos = _linearize(body_ir, active, n_consts)
+    primal, _, const_pos = linearize_ir(body_ir, active, n_consts)
     t_body = _scan_tangent_body(body_ir, active, n_consts, n_carry)
     res = scan_p.bind(*primals, body_ir=primal, n_consts=n_consts, n_carry=n_carry, **params)
     n_out = len(body_ir.outs)
     outs, stacked = res[:n_out], res[n_out:]
     ts_c = [t for t, a in zip(t_c, a_c) if a]
-    ts_k = _instantiate([t for t, a in zip(t_init, a_k) if a],
-                        [get_aval(x) for x, a in zip(init, a_k) if a])
+    ts_k = list(map(instantiate, [t for t, a in zip(t_init, a_k) if a]))
     ts_x = [t for t, a in zip(t_x, a_x) if a]
     t_res = scan_p.bind(*(consts[j] for j in const_pos), *ts_c, *ts_k, *stacked, *ts_x,
                         body_ir=t_body, n_consts=len(const_pos) + len(ts_c), n_carry=len(ts_k),
@@ -527,7 +390,7 @@ def _scan_transposed_body(body_ir, linear: tuple, n_consts: int, n_carry: int) -
         cl = [i for i in consts if linear[i]]
         xk = [i for i in xs if not linear[i]]
         xl = [i for i in xs if linear[i]]
-        reordered = _reorder(body_ir, ck + xk + cl + carry + xl)
+        reordered = reorder(body_ir, ck + xk + cl + carry + xl)
         avals = body_ir.in_avals
 
         def fn(*vals):
@@ -535,13 +398,13 @@ def _scan_transposed_body(body_ir, linear: tuple, n_consts: int, n_carry: int) -
             cts = backward_pass(reordered, [*v_ck, *v_xk], [*v_ctk, *v_cty])
             ct_cl, ct_k, ct_xl = _split(cts, len(cl), n_carry)
             sums = [acc if isinstance(c, Zero) else add(acc, c) for acc, c in zip(v_acc, ct_cl)]
-            return [*_instantiate(ct_k, [avals[i] for i in carry]), *sums,
-                    *_instantiate(ct_xl, [avals[i] for i in xl])]
+            return [*list(map(instantiate, ct_k)), *sums,
+                    *list(map(instantiate, ct_xl))]
         in_avals = [*(avals[i] for i in ck), *(avals[i] for i in carry),
                     *(avals[i] for i in cl), *(avals[i] for i in xk),
                     *body_ir.out_avals[n_carry:]]
-        return _trace_closed(fn, in_avals, "transpose_scan")
-    return _memo(body_ir, ("scan_transpose", linear, n_consts, n_carry), build)
+        return closed(fn, in_avals, "transpose_scan")
+    return derived(body_ir, ("scan_transpose", linear, n_consts, n_carry), build)
 
 
 def _scan_transpose(cts, *args, body_ir, length, reverse, n_consts, n_carry):
@@ -554,11 +417,10 @@ def _scan_transpose(cts, *args, body_ir, length, reverse, n_consts, n_carry):
     ck = [c for c in consts if not isinstance(c, UndefinedPrimal)]
     cl = [c.aval for c in consts if isinstance(c, UndefinedPrimal)]
     xk = [x for x in xs if not isinstance(x, UndefinedPrimal)]
-    y_avals = [ShapedArray((length, *a.shape), a.dtype) for a in body_ir.out_avals[n_carry:]]
-    ct_k = _instantiate(cts[:n_carry], body_ir.out_avals[:n_carry])
-    ct_y = _instantiate(cts[n_carry:], y_avals)
+    ct_k = list(map(instantiate, cts[:n_carry]))
+    ct_y = list(map(instantiate, cts[n_carry:]))
     t_body = _scan_transposed_body(body_ir, linear, n_consts, n_carry)
-    outs = scan_p.bind(*ck, *ct_k, *(_zeros(a) for a in cl), *xk, *ct_y, body_ir=t_body,
+    outs = scan_p.bind(*ck, *ct_k, *map(zeros_like_aval, cl), *xk, *ct_y, body_ir=t_body,
                        length=length, reverse=not reverse, n_consts=len(ck),
                        n_carry=n_carry + len(cl))
     ct_init, ct_cl, ct_xl = _split(outs, n_carry, len(cl))
@@ -570,15 +432,15 @@ def _scan_transpose(cts, *args, body_ir, length, reverse, n_consts, n_carry):
 
 def _scan_vmap(args, bdims, *, body_ir, length, reverse, n_consts, n_carry):
     """Batch the body; batched xs and ys carry the batch at axis 1 (axis 0 is scanned)."""
-    size = _size(args, bdims)
+    size = batch_size(args, bdims)
     consts, init, xs = _split(args, n_consts, n_carry)
     d_c, d_k, d_x = _split(bdims, n_consts, n_carry)
     b_c = tuple(d is not None for d in d_c)
     b_x = tuple(d is not None for d in d_x)
     n_ys = len(body_ir.outs) - n_carry
     b_k = _grow((d is not None for d in d_k),
-                lambda k: _vmap_ir(body_ir, b_c + k + b_x, size, k + (False,) * n_ys)[1])
-    body, out_b = _vmap_ir(body_ir, b_c + b_k + b_x, size, b_k + (False,) * n_ys)
+                lambda k: vmap_ir(body_ir, b_c + k + b_x, size, k + (False,) * n_ys)[1])
+    body, out_b = vmap_ir(body_ir, b_c + b_k + b_x, size, b_k + (False,) * n_ys)
     consts = [c if d in (None, 0) else moveaxis(c, d, 0) for c, d in zip(consts, d_c)]
     init = [move_to(k, d, 0, size) if b else k for k, d, b in zip(init, d_k, b_k)]
     xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(xs, d_x)]
@@ -587,7 +449,8 @@ def _scan_vmap(args, bdims, *, body_ir, length, reverse, n_consts, n_carry):
     return outs, [*(0 if b else None for b in b_k), *(1 if b else None for b in out_b[n_carry:])]
 
 
-scan_p.impl = _scan_impl
+scan_p.inline = _scan_inline
+scan_p.impl = _at_root(_scan_inline)
 scan_p.abstract_eval = _scan_abstract_eval
 scan_p.jvp = _scan_jvp
 scan_p.transpose = _scan_transpose
