@@ -339,3 +339,33 @@ def test_tie_points_against_finite_differences(name, f, args):
         assert np.all(xf.jacrev(f)(args[0])[0] == 0)
         return
     check_grads(f, args, order=2)
+
+
+# ----------------------------------------------------------------------------- Python scalars
+#
+# grad at a Python float keeps the primals Python floats, so every rule meets Python scalars
+# where it usually meets arrays (and its constants are Python scalars too): the derivatives
+# must be those at the same value as a numpy float64.
+
+POWERS = [("x**2", lambda x: x ** 2), ("x**3", lambda x: x ** 3), ("x**-1", lambda x: x ** -1),
+          ("x**0.5", lambda x: x ** 0.5), ("2**x", lambda x: 2.0 ** x),
+          ("x**x", lambda x: x ** x), ("mixed", lambda x: xnp.sin(x) * x + x ** 2 - 3 * x)]
+
+
+@pytest.mark.parametrize("name,fn", [(n, f) for n, f, _, _ in UNARY] + POWERS,
+                         ids=[n for n, _, _, _ in UNARY] + [n for n, _ in POWERS])
+def test_derivatives_at_python_floats(name, fn):
+    sampler = next((s for n, _, s, _ in UNARY if n == name), _pos)
+    x = float(sampler(np.random.default_rng(0), ()))
+    for d in (xf.grad(fn), xf.grad(xf.grad(fn))):
+        np.testing.assert_allclose(d(x), d(np.float64(x)), rtol=1e-14, err_msg=name)
+
+
+@pytest.mark.parametrize("name,fn,sx,sy", BINARY, ids=[b[0] for b in BINARY])
+def test_binary_derivatives_at_python_floats(name, fn, sx, sy):
+    rng = np.random.default_rng(1)
+    x, y = float(sx(rng, ())), float(sy(rng, ())) + 3.0 * (sy is _any)
+    for argnums in (0, 1, (0, 1)):
+        got = xf.grad(fn, argnums)(x, y)
+        want = xf.grad(fn, argnums)(np.float64(x), np.float64(y))
+        np.testing.assert_allclose(got, want, rtol=1e-14, err_msg=f"{name} {argnums}")

@@ -35,9 +35,17 @@ def _same_shape_aval(*avals, dtype=None, name=""):
     return [ShapedArray(out.shape, dtype)]
 
 
+_PYTHON_SCALARS = (int, float, bool)
+
+
 def _typed(x, like):
-    """A Python scalar operand of a strict op as a 0-d array of the other operand's dtype."""
-    return np.asarray(x, get_aval(like).dtype) if type(x) in (int, float, bool) else x
+    """A Python scalar operand of a strict op as a 0-d array of the other operand's dtype (of
+    numpy's promotion of the two when both are Python scalars, e.g. primals of a grad taken
+    at a Python float)."""
+    if type(x) not in _PYTHON_SCALARS:
+        return x
+    dtype = np.result_type(x, like) if type(like) in _PYTHON_SCALARS else get_aval(like).dtype
+    return np.asarray(x, dtype)
 
 
 def _as_output(t, out):
