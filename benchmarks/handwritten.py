@@ -47,6 +47,55 @@ def mlp_value_and_grad(params, x, y):
     return value, grads[::-1]
 
 
+def _windows(x, k):
+    """The k x k windows of NHWC images: (N, H - k + 1, W - k + 1, C, k, k), a view."""
+    return np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))
+
+
+def _conv(x, w):
+    """A stride-1 convolution without padding of NHWC images with an HWIO kernel."""
+    return np.tensordot(_windows(x, w.shape[0]), w, axes=([3, 4, 5], [2, 0, 1]))
+
+
+def _cnn_forward(params, x):
+    (w1, b1), (w2, b2), (w3, b3) = params
+    a1 = np.maximum(_conv(x, w1) + b1, 0)
+    a2 = np.maximum(_conv(a1, w2) + b2, 0)
+    n, h, w, c = a2.shape
+    blocks = a2[:, :h // 2 * 2, :w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c)
+    blocks = blocks.transpose(0, 1, 3, 5, 2, 4).reshape(n, h // 2, w // 2, c, 4)
+    pooled = blocks.max(-1)
+    return a1, a2, blocks.argmax(-1), pooled, pooled.reshape(n, -1) @ w3 + b3
+
+
+def cnn_value_and_grad(params, x, y):
+    """(loss, grads) of models.cnn_loss by a hand-written backward pass (im2col by
+    tensordot; the pool's gradient goes to the first maximum of each window)."""
+    (_w1, _), (w2, _), (w3, _) = params
+    a1, a2, first, pooled, z = _cnn_forward(params, x)
+    lse = _logsumexp_rows(z)
+    value = np.mean(lse - (z * y).sum(axis=-1))
+    dz = (np.exp(z - lse[:, None]) - y) / z.dtype.type(len(x))
+    flat = pooled.reshape(len(x), -1)
+    g3 = (flat.T @ dz, dz.sum(0))
+    d_pooled = (dz @ w3.T).reshape(pooled.shape)
+    n, h, w, c = a2.shape
+    d_blocks = np.zeros((*pooled.shape, 4), a2.dtype)
+    np.put_along_axis(d_blocks, first[..., None], d_pooled[..., None], -1)
+    d_a2 = np.zeros_like(a2)
+    d_a2[:, :h // 2 * 2, :w // 2 * 2] = d_blocks.reshape(n, h // 2, w // 2, c, 2, 2).transpose(
+        0, 1, 4, 2, 5, 3).reshape(n, h // 2 * 2, w // 2 * 2, c)
+    d2 = d_a2 * (a2 > 0)
+    g2 = (np.tensordot(_windows(a1, 3), d2, axes=([0, 1, 2], [0, 1, 2])).transpose(1, 2, 0, 3),
+          d2.sum((0, 1, 2)))
+    # The input's gradient: the full correlation with the flipped kernel, I and O swapped.
+    d_a1 = _conv(np.pad(d2, ((0, 0), (2, 2), (2, 2), (0, 0))),
+                 w2[::-1, ::-1].transpose(0, 1, 3, 2)) * (a1 > 0)
+    g1 = (np.tensordot(_windows(x, 3), d_a1, axes=([0, 1, 2], [0, 1, 2])).transpose(1, 2, 0, 3),
+          d_a1.sum((0, 1, 2)))
+    return value, [g1, g2, g3]
+
+
 def per_example_grads(params, x, y):
     """Gradients of models.example_loss for every row of `x`, batched by hand (leading axis)."""
     hs, out = _mlp_forward(params, x)

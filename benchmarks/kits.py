@@ -18,7 +18,8 @@ import numpy as np
 @dataclass(frozen=True)
 class Kit:
     """One library's way of running a workload recipe."""
-    ops: Any                     # tanh sin cos exp sum mean logsumexp, numpy signatures
+    ops: Any                     # tanh sin cos exp sum mean logsumexp, numpy signatures (and
+                                 # conv max_pool relu reshape where the CNN workload runs)
     grad: Callable
     value_and_grad: Callable     # returns (value, grad) as in JAX
     hessian: Callable
@@ -43,12 +44,24 @@ def _identity(x):
     return x
 
 
+def _cnn_ops(lax, numpy) -> dict:
+    """The CNN workload's layers from a library's lax and numpy namespaces (JAX's API)."""
+    def conv(x, w):
+        return lax.conv_general_dilated(x, w, (1, 1), "VALID",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    def max_pool(x):
+        return lax.reduce_window(x, -np.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    return {"conv": conv, "max_pool": max_pool, "relu": lambda x: numpy.maximum(x, 0),
+            "reshape": numpy.reshape}
+
+
 def _xform(jitted: bool, backend: str | None) -> Kit:
     import xform as xf
     import xform.numpy as xnp
     from xform.scipy.special import logsumexp
     ops = SimpleNamespace(tanh=xnp.tanh, sin=xnp.sin, cos=xnp.cos, exp=xnp.exp, sum=xnp.sum,
-                          mean=xnp.mean, logsumexp=logsumexp)
+                          mean=xnp.mean, logsumexp=logsumexp, **_cnn_ops(xf.lax, xnp))
     jit = functools.partial(xf.jit, backend=backend) if jitted else _identity
     return Kit(ops, xf.grad, xf.value_and_grad, xf.hessian, xf.vmap, jit, _identity, _identity)
 
@@ -60,7 +73,7 @@ def _jax(jitted: bool) -> Kit:
     # The float64 workloads must run in float64 in JAX too; float32 stays float32 either way.
     jax.config.update("jax_enable_x64", True)
     ops = SimpleNamespace(tanh=jnp.tanh, sin=jnp.sin, cos=jnp.cos, exp=jnp.exp, sum=jnp.sum,
-                          mean=jnp.mean, logsumexp=logsumexp)
+                          mean=jnp.mean, logsumexp=logsumexp, **_cnn_ops(jax.lax, jnp))
 
     def convert(x):
         return jnp.asarray(x) if isinstance(x, np.ndarray) else x

@@ -46,6 +46,17 @@ def elementwise(ops, x):
     return ops.sum(ops.tanh(x) * ops.sin(x) + ops.exp(-x * x))
 
 
+def cnn_loss(ops, params, x, y):
+    """A small CNN on NHWC images: two 3x3 convolutions (no padding) with relu, 2x2 max
+    pooling, a dense layer, and softmax cross-entropy against one-hot labels, batch mean."""
+    (w1, b1), (w2, b2), (w3, b3) = params
+    h = ops.relu(ops.conv(x, w1) + b1)
+    h = ops.relu(ops.conv(h, w2) + b2)
+    h = ops.max_pool(h)
+    logits = ops.reshape(h, (h.shape[0], -1)) @ w3 + b3
+    return ops.mean(ops.logsumexp(logits, axis=-1) - ops.sum(logits * y, axis=-1))
+
+
 def mlp_params(sizes, dtype, seed=0):
     """Glorot-like random weights and zero biases for layer widths `sizes`, in `dtype`."""
     rng = np.random.default_rng(seed)
@@ -67,3 +78,17 @@ def regression_data(sizes=(32, 64, 64, 1), batch=1024, dtype=np.float32, seed=0)
     x = rng.standard_normal((batch, sizes[0])).astype(dtype)
     y = rng.standard_normal(batch).astype(dtype)
     return {"params": mlp_params(sizes, dtype, seed), "x": x, "y": y}
+
+
+def cnn_data(batch=32, side=28, channels=(1, 8, 16), classes=10, dtype=np.float32, seed=0):
+    """(params, x, one-hot y) for models.cnn_loss: He-scaled 3x3 kernels (HWIO), zero biases,
+    standard normal images."""
+    rng = np.random.default_rng(seed + 3)
+    params = [((rng.standard_normal((3, 3, c, o)) * np.sqrt(2 / (9 * c))).astype(dtype),
+               np.zeros(o, dtype)) for c, o in itertools.pairwise(channels)]
+    flat = ((side - 4) // 2) ** 2 * channels[-1]
+    params.append(((rng.standard_normal((flat, classes)) / np.sqrt(flat)).astype(dtype),
+                   np.zeros(classes, dtype)))
+    x = rng.standard_normal((batch, side, side, channels[0])).astype(dtype)
+    y = np.eye(classes, dtype=dtype)[rng.integers(0, classes, batch)]
+    return {"params": params, "x": x, "y": y}

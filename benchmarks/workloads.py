@@ -206,6 +206,10 @@ def _rosen_data(opts):
     return {"x": np.random.default_rng(4).uniform(-1.0, 1.5, 100)}
 
 
+def _cnn_data(opts):
+    return models.cnn_data(batch=8 if opts.quick else 32)
+
+
 def _elementwise_data(opts):
     n = 10 ** 5 if opts.quick else 10 ** 6
     return {"x": np.random.default_rng(5).uniform(-3.0, 3.0, n)}
@@ -218,6 +222,8 @@ _scalar_grad = _recipe(lambda k, f: k.jit(k.grad(f)), models.scalar_fun, "x")
 _per_example_vmap = _recipe(_per_example, models.example_loss, "params", "x", "y")
 _hessian = _recipe(lambda k, f: k.jit(k.hessian(f)), models.rosenbrock, "x")
 _elementwise_grad = _recipe(lambda k, f: k.jit(k.grad(f)), models.elementwise, "x")
+_cnn_value_and_grad = _recipe(lambda k, f: k.jit(k.value_and_grad(f)), models.cnn_loss,
+                              "params", "x", "y")
 
 _LOOP = "[{}(params, x[i], y[i]) for i in range(batch)]"
 
@@ -304,6 +310,18 @@ WORKLOADS: tuple[Workload, ...] = (
          Impl("JAX", "peer", "jax.jit(jax.value_and_grad(loss))", _first_call("jax-jit", False))),
         expected=lambda d: float(handwritten.mlp_loss(d["params"], d["x"], d["y"])), tol=1e-4,
         fresh=True),
+    Workload(
+        "cnn_value_and_grad", "7", "CNN value_and_grad",
+        "conv 3x3 (8 channels), relu, conv 3x3 (16), relu, 2x2 max pool, dense, softmax "
+        "cross-entropy; batch 32 (8 with --quick) of 28x28x1 float32 NHWC images; numpy is a "
+        "hand-written forward + backward pass (im2col by tensordot); JAX is jax.jit",
+        _cnn_data,
+        _xform_impls(_cnn_value_and_grad, "{lib}.value_and_grad(cnn_loss)")
+        + (_hand("numpy", handwritten.cnn_value_and_grad,
+                 "hand-written numpy forward + backward", "params", "x", "y"),
+           _kit_impl("JAX", "peer", "jax-jit", _cnn_value_and_grad,
+                     "{lib}.value_and_grad(cnn_loss)")),
+        expected=_on(handwritten.cnn_value_and_grad, "params", "x", "y"), tol=1e-4),
 )
 
 
@@ -346,6 +364,10 @@ RATIOS: tuple[Ratio, ...] = (
           ("elementwise_grad", "JAX"), 1.0),
     Ratio("fused elementwise grad, jit ÷ memory-traffic floor", ("elementwise_grad", "jit"),
           ("elementwise_grad", "floor")),
+    Ratio("CNN value_and_grad, jit ÷ JAX jit", ("cnn_value_and_grad", "jit"),
+          ("cnn_value_and_grad", "JAX"), 2.0),
+    Ratio("CNN value_and_grad, jit ÷ hand-written numpy", ("cnn_value_and_grad", "jit"),
+          ("cnn_value_and_grad", "numpy")),
     Ratio("first call, cold cache ÷ JAX", ("first_call", "cold"), ("first_call", "JAX"), 1.0),
     Ratio("first call, warm cache ÷ JAX", ("first_call", "warm"), ("first_call", "JAX"), 0.5),
     Ratio("first call, warm ÷ cold cache", ("first_call", "warm"), ("first_call", "cold")),

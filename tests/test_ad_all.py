@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_numpy import rand
-from test_vmap import HIGHER_ORDER, VMAP_TABLE, example, index_operands, shape_of
+from test_vmap import NO_OP, HIGHER_ORDER, VMAP_TABLE, example, index_operands, shape_of
 
 import xform as xf
 import xform.numpy as xnp
@@ -24,6 +24,10 @@ from xform.test_util import check_grads
 
 def bind(name, *args, **params):
     return registry[name].bind1(*args, **params)
+
+
+def bind_all(name, *args, **params):
+    return registry[name].bind(*args, **params)
 
 
 def _split_float(args):
@@ -105,6 +109,32 @@ def _convert(x):
     return bind("mul", to(to(x, np.float32), np.float64), to(to(x, np.int32), np.float64))
 
 
+def _times_words(name, x, n):
+    """x times the (piecewise constant) words that uint32 operands made from x hash to."""
+    words = bind("convert_element_type", bind("floor", bind("mul", bind("abs", x), 1e3)),
+                 new_dtype=np.dtype(np.uint32))
+    out = registry[name].bind(*[words] * n)[0]
+    return bind("mul", x, bind("convert_element_type", out, new_dtype=np.dtype(np.float64)))
+
+
+def _in_last_operand(name, first_order_in_all=False):
+    """check_grads to second order in the last operand (the others fixed), and to first order
+    in every operand when the leading ones (shape parameters) have first derivatives only."""
+    def check(seed):
+        args, params = example(VMAP_TABLE[name], seed, (0,), np.float64)
+        *lead, last = args
+        check_grads(lambda x: bind(name, *lead, x, **params), [last], order=2)
+        if first_order_in_all:
+            check_grads(lambda *a: bind(name, *a, **params), args, order=1)
+    return check
+
+
+def _check_lu(seed):
+    """The packed factors of lu (its pivots and permutation are locally constant)."""
+    (a,), _ = example(VMAP_TABLE["lu"], seed, (0,), np.float64)
+    check_grads(lambda a: bind("lu", a), [a], order=2)
+
+
 def _check_stop_gradient(seed):
     """stop_gradient has value x and derivative 0 (finite differences would say 1)."""
     x = rand(np.random.default_rng(seed), shape_of(np.random.default_rng(seed)), np.float64)
@@ -148,7 +178,27 @@ PRIMITIVE_ROWS = [
     # linear algebra
     "dot_general", "triangular_solve", "cholesky", "solve", "det", "slogdet", "eigh", "qr",
     "svd",
+    # special functions
+    "gamma", "erfc", "erfcx", "erf_inv", "ndtri", "bessel_i0e", "bessel_i1e",
+    # sorting (random floats: no ties, so the permutation is locally constant)
+    "sort",
+    # convolutions, windowed sums and the selections of windowed maxima
+    "conv_general_dilated", "reduce_window_sum", "window_select_gather",
+    "window_select_scatter",
 ]
+
+
+def _windowed_extremum(name):
+    """check_grads of a windowed max or min, its windows of padding only (infinite) zeroed."""
+    def check(seed):
+        (x,), params = example(VMAP_TABLE[name], seed, (0,), np.float64)
+
+        def f(x):
+            y = bind(name, x, **params)
+            return bind("select", bind("is_finite", y), y, np.zeros(np.shape(y)))
+        check_grads(f, [x], order=2)
+    return check
+
 
 AD_TABLE = {
     **{name: primitive(name) for name in PRIMITIVE_ROWS},
@@ -170,6 +220,17 @@ AD_TABLE = {
     "stop_gradient": _check_stop_gradient,
     "scatter": _check_scatter,
     "call": _check_call,
+    "lu": _check_lu,
+    "igamma": _in_last_operand("igamma", first_order_in_all=True),
+    "igammac": _in_last_operand("igammac", first_order_in_all=True),
+    "igamma_grad_a": _in_last_operand("igamma_grad_a"),
+    "betainc": _in_last_operand("betainc"),
+    "bitwise_xor": composite(lambda x: _times_words("bitwise_xor", x, 2), "real"),
+    "threefry2x32": composite(lambda x: _times_words("threefry2x32", x, 4), "real"),
+    # A callback contributes no derivative: the function around it is differentiated alone.
+    "debug_callback": composite(lambda x: (bind_all("debug_callback", x, callback=NO_OP,
+                                                    batch_ndim=0), bind("sin", x))[1], "real"),
+    **{name: _windowed_extremum(name) for name in ("reduce_window_max", "reduce_window_min")},
 }
 
 DIFFERENTIATED = sorted(set(registry) - (HIGHER_ORDER - {"call"}))
@@ -211,13 +272,21 @@ def test_integer_and_boolean_outputs_have_symbolic_zero_tangents(name):
                 for a in args]
     outs, t_outs = prim.rule("jvp")(list(args), tangents, **params)
     assert len(outs) == len(t_outs) == len(avals)
-    assert all(isinstance(t, Zero) for t in t_outs)
+    # (lu's packed factors are a float output beside its integer pivots.)
+    assert all(isinstance(t, Zero) for t, a in zip(t_outs, avals) if a.dtype.kind != "f")
+
+
+# Primitives differentiable in their last operand only (the others are shape parameters).
+LAST_OPERAND_ONLY = {"betainc", "igamma_grad_a"}
 
 
 @pytest.mark.parametrize("name", FLOAT_OUT)
 def test_float32_derivatives_stay_float32(name):
     prim, args, params, avals = _example_with_avals(name, np.float32, seed=3)
     floats, rebuild = _split_float(args)
+    if name in LAST_OPERAND_ONLY:
+        fixed, full = floats[:-1], rebuild
+        floats, rebuild = floats[-1:], lambda fl: full([*fixed, *fl])
 
     def f(*fl):
         return prim.bind(*rebuild(fl), **params)

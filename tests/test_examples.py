@@ -59,5 +59,11 @@ def test_tour():
         assert "success True" in line and re.search(r"\[1\.\s+(1\.|0\.9999999)", line), line
 
 
+def test_stax_classifier_learns():
+    out = run_example("stax_classifier.py")
+    assert number_after("Test set accuracy", out) >= 0.9
+    assert "params dtype: float32" in out
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

@@ -15,13 +15,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "xform"
 # Each unit is a package or a top-level module of xform; its layer may import from its own
 # and the lower layers only.
 LAYERS = [
-    {"core", "tree"},
+    {"core", "tree", "tree_util"},
     {"primitives"},
     {"transforms"},
     {"higher_order"},
     {"backends"},
-    {"numpy", "scipy", "lax", "custom"},
-    {"api", "optim", "test_util", "__init__"},
+    {"numpy", "scipy", "lax", "lax_ops", "custom", "nn", "debug", "random"},
+    {"api", "optim", "test_util", "__init__", "example_libraries", "staging", "devices",
+     "config"},
 ]
 LAYER = {unit: k for k, units in enumerate(LAYERS) for unit in units}
 

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_conv import lowering_family
 from test_linalg import spd, well_conditioned
 from test_numpy import rand
 from test_vmap import BINARY_DOMAINS, UNARY_DOMAINS, separated, symmetric
@@ -35,6 +36,7 @@ import xform.numpy as xnp
 from xform import lax
 from xform.backends import numba as numba_backend
 from xform.core import IR, registry
+from xform.primitives.debug import Callback
 from xform.primitives import structural as sp
 
 # The dtypes of a family's programs: float64, float32, and the integer and boolean dtypes in one
@@ -409,6 +411,7 @@ _LINALG = [
     ("qr", ["tall"], {}), ("qr", ["wide"], {}),
     ("svd", ["tall"], {"compute_uv": True}), ("svd", ["tall"], {"compute_uv": False}),
     ("svd", ["wide"], {"compute_uv": True}),
+    ("lu", ["a"], {}), ("lu", ["single"], {}),
 ]
 
 
@@ -539,6 +542,42 @@ def _called(a, b):
     return xnp.sin(a) * b, xnp.sum(a)
 
 
+# ----------------------------------------------------------------------------- debug
+#
+# A host callback has no outputs: the program checks that the compiled one runs (and its
+# effect, a recorded call, is compared below); tests/test_conveniences.py checks the printing.
+
+_CALLS: list = []
+_RECORD = Callback(lambda *values: _CALLS.append(values), "record")
+
+
+def _debug(dtype) -> Family:
+    def operands(rng):
+        return {"x": rand(rng, (2, 3), dtype), "s": rand(rng, (), dtype), "i": np.arange(3)}
+
+    def program(ops):
+        x, s = ops["x"], ops["s"]
+        bind("debug_callback", x, s, ops["i"], callback=_RECORD, batch_ndim=0)
+        bind("debug_callback", x, callback=_RECORD, batch_ndim=1)
+        return {"x": x * s}
+    return Family(operands, program)
+
+
+def test_compiled_callbacks_see_what_interpreted_ones_see():
+    program = family("debug", (np.float64, np.float32))
+    ops = program.operands(np.random.default_rng(0))
+    _CALLS.clear()
+    run_numba(program.program, ops)
+    compiled = list(_CALLS)
+    _CALLS.clear()
+    xf.jit(program.program, backend="interpreter")(ops)
+    assert len(compiled) == len(_CALLS) == 6
+    for got, want in zip(compiled, _CALLS):
+        assert [(np.shape(g), np.asarray(g).dtype) for g in got] == \
+            [(np.shape(w), np.asarray(w).dtype) for w in want]
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))
+
+
 def _call_custom(dtype) -> Family:
     def operands(rng):
         return {"x": rand(rng, (4,), dtype), "y": rand(rng, (4,), dtype),
@@ -568,9 +607,107 @@ def _forward_mode_of_custom_vjp(x, t):
     return xf.jvp(lambda a: _scaled_tanh(a, 2.0), (x,), (t,))
 
 
+# ----------------------------------------------------------------------------- bits
+
+def _bits(dtype) -> Family:
+    """threefry2x32 with 0-d and n-d keys, a non-contiguous counter, a 0-d result; xor of
+    uint32 (wrapping) and int64 (negative) words."""
+    def operands(rng):
+        words = rng.integers(0, 2 ** 32, (4, 3, 5), dtype=np.uint32)
+        return {"words": words, "key": words[0, 0, :2].copy(),
+                "signed": rng.integers(-2 ** 40, 2 ** 40, (2, 7))}
+
+    def program(ops):
+        w, (k1, k2), i = ops["words"], ops["key"], ops["signed"]
+        return {"threefry n-d": bind("threefry2x32", w[0], w[1], w[2], w[3]),
+                "threefry 0-d keys": bind("threefry2x32", k1, k2, w[2].T, w[3].T),
+                "threefry 0-d": bind("threefry2x32", k1, k2, k2, np.uint32(7)),
+                "xor uint32": bind("bitwise_xor", w[0], w[1]),
+                "xor int64": bind("bitwise_xor", i[0], i[1])}
+    return Family(operands, program)
+
+
+# ----------------------------------------------------------------------------- sorting
+
+# (operands, dimension, num_keys): NaN, infinities and signed zeros carrying positions along
+# (as argsort does); two keys, the first with ties, over three operands; the first axis of a
+# 3-d array; a view; an empty axis.
+_SORTS = [(["special", "pos4"], 1, 1), (["ties", "s2", "pos"], 1, 2), (["s3"], 0, 1),
+          (["view"], 0, 1), (["empty"], 1, 1)]
+
+
+def _sorting(dtype) -> Family:
+    rows = _sample(dtype, [("sort", ops, {"dimension": d, "num_keys": k})
+                           for ops, d, k in _SORTS])
+
+    def operands(rng):
+        ops = {"s2": rand(rng, (3, 4), dtype), "s3": rand(rng, (4, 2, 3), dtype),
+               "ties": rng.integers(0, 2, (3, 4)).astype(dtype),
+               "view": _strided(rng, dtype, (3, 5)), "empty": rand(rng, (2, 0), dtype),
+               "pos": np.tile(np.arange(4), (3, 1)), "pos4": np.tile(np.arange(4), (4, 1))}
+        if np.issubdtype(dtype, np.floating):
+            ops["special"] = np.array([[1.0, np.nan, -0.0, 0.0], [np.inf, -np.inf, np.nan, 1.0],
+                                       [0.0, -0.0, 2.0, 2.0], [np.nan, np.nan, 1.0, -1.0]],
+                                      dtype)
+        else:
+            ops["special"] = rng.integers(0, 2, (4, 4)).astype(dtype)
+        return ops
+    return Family(operands, lambda ops: _bind_rows(ops, rows))
+
+
+# ----------------------------------------------------------------------------- special
+
+# Per unary special function: its poles, zeros, the ends of its domain and of each method's
+# range (series, asymptotic expansion, tails), infinities, NaN; then random values of its
+# domain. The incomplete gamma functions take every pair of their edge values, the incomplete
+# beta function every triple; 0-d shape parameters beside n-d arguments.
+_SPECIAL_EDGES = {
+    "gamma": ([0.5, 1.0, 2.0, 5.5, 170.5, -0.5, -2.5, 0.0, -0.0, -1.0], (0.1, 30.0)),
+    "erfc": ([-30.0, -5.0, 0.0, 0.5, 5.0, 26.0, 26.5], (-8.0, 8.0)),
+    "erfcx": ([-27.0, -26.6, -10.0, 0.0, 0.5, 25.9, 26.0, 30.0, 1e300], (-8.0, 30.0)),
+    "erf_inv": ([-1.0, 1.0, 0.0, -0.0, 0.5, -0.5, 0.9999999, 1e-300, 1.5], (-1.0, 1.0)),
+    "ndtri": ([0.0, 1.0, 0.5, 0.25, 0.75, 1e-300, 1e-20, 1 - 1e-16, 2.0, -1.0], (0.0, 1.0)),
+    "bessel_i0e": ([0.0, -0.0, 1e-300, 20.0, 20.000001, -20.0, 700.0, 1e300], (-40.0, 40.0)),
+}
+_SPECIAL_EDGES["bessel_i1e"] = _SPECIAL_EDGES["bessel_i0e"]
+_GAMMA_PAIRS = [(a, x) for a in (0.0, 0.5, 1.0, 3.5, 20.0, 150.0, np.inf, np.nan, -1.0)
+                for x in (0.0, 0.3, 1.0, 1.05, 5.0, 25.0, 160.0, np.inf, np.nan, -1.0)]
+_BETA_TRIPLES = [(a, b, x) for a in (0.0, 0.5, 2.0, 30.0, np.inf) for b in (0.5, 2.0, 30.0)
+                 for x in (0.0, 0.3, 0.7, 1.0)]
+
+
+def _special(dtype) -> Family:
+    def column(rng, values, low, high):
+        with np.errstate(over="ignore"):
+            return np.concatenate([values, rng.uniform(low, high, 16)]).astype(dtype)
+
+    def operands(rng):
+        ops = {name: column(rng, [*edges, np.inf, -np.inf, np.nan], *domain)
+               for name, (edges, domain) in _SPECIAL_EDGES.items()}
+        a, x = np.array(_GAMMA_PAIRS).T
+        ops["gamma a"], ops["gamma x"] = column(rng, a, 0.1, 10.0), column(rng, x, 0.0, 20.0)
+        a, b, x = np.array(_BETA_TRIPLES).T
+        ops["beta"] = [column(rng, a, 0.1, 10.0), column(rng, b, 0.1, 10.0),
+                       column(rng, x, 0.0, 1.0)]
+        ops["0-d"] = dtype(rng.uniform(0.2, 0.8))
+        return ops
+
+    def program(ops):
+        out = {name: bind(name, ops[name]) for name in _SPECIAL_EDGES}
+        for name in ("igamma", "igammac", "igamma_grad_a"):
+            out[name] = bind(name, ops["gamma a"], ops["gamma x"])
+            out[f"{name} 0-d"] = bind(name, ops["0-d"], ops["gamma x"])
+        out["betainc"] = bind("betainc", *ops["beta"])
+        out["betainc 0-d"] = bind("betainc", ops["0-d"], ops["beta"][1], ops["0-d"])
+        out["ndtri 0-d"] = bind("ndtri", ops["0-d"])
+        return out
+    return Family(operands, program)
+
+
 # ----------------------------------------------------------------------------- the programs
 
 FAMILIES = {
+    "bits": (_bits, [(np.uint32,)]),
     "elementwise": (_elementwise, [*FLOAT_KINDS, (np.int64, np.int32, np.bool_)]),
     "structural": (_structural, KINDS),
     "reductions": (_reductions, KINDS),
@@ -578,6 +715,10 @@ FAMILIES = {
     "linalg": (_linalg, [*FLOAT_KINDS, (np.int64,)]),
     "control": (_control, FLOAT_KINDS),
     "call-custom": (_call_custom, FLOAT_KINDS),
+    "sorting": (_sorting, KINDS),
+    "special": (_special, FLOAT_KINDS),
+    "debug": (_debug, [(np.float64, np.float32)]),
+    "conv": (lambda dtype: Family(*lowering_family(dtype)), [*FLOAT_KINDS, (np.int64,)]),
 }
 PROGRAMS = [(name, kind) for name, (_, kinds) in FAMILIES.items() for kind in kinds]
 PROGRAM_IDS = [f"{name}-{'-'.join(np.dtype(d).name for d in kind)}" for name, kind in PROGRAMS]

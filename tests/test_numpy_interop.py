@@ -74,13 +74,18 @@ def _public(module):
 
 
 # Functions taking a sequence of arrays convert each element (tested below).
-SEQUENCE_FUNCTIONS = {"array", "asarray", "concatenate", "stack", "hstack", "vstack", "dstack"}
+SEQUENCE_FUNCTIONS = {"array", "asarray", "concatenate", "stack", "hstack", "vstack", "dstack",
+                      "column_stack", "row_stack", "select", "piecewise", "multi_dot"}
 
 
 @pytest.mark.parametrize("module", ["xform.numpy.ufuncs", "xform.numpy.reductions",
                                     "xform.numpy.shape", "xform.numpy.contract",
                                     "xform.numpy.creation", "xform.numpy.linalg",
-                                    "xform.scipy.special"])
+                                    "xform.numpy.sorting", "xform.numpy.statistics",
+                                    "xform.numpy.nanfunctions", "xform.numpy.selection",
+                                    "xform.numpy.convolution",
+                                    "xform.numpy.differences", "xform.numpy.index_tricks",
+                                    "xform.numpy.dtypes", "xform.scipy.special"])
 def test_every_function_accepts_nested_lists(module):
     module = importlib.import_module(module)
     missing = [n for n, f in _public(module) if n not in SEQUENCE_FUNCTIONS
@@ -108,6 +113,11 @@ def test_the_reported_cases():
     lambda x: xnp.dstack([[x, 1.0], [x, x]]),
     lambda x: xnp.array([[x, 1.0], (2.0, x * x)]),
     lambda x: xnp.asarray(((x,), (x * 3.0,)), dtype=np.float64),
+    lambda x: xnp.column_stack([[x, 1.0], (2.0, x)]),
+    lambda x: xnp.row_stack([[x, 1.0], [x, x]]),
+    lambda x: xnp.select([[True, False]], [[x, 1.0]], [x * x, 2.0]),
+    lambda x: xnp.piecewise([x, 2.0 * x], [[True, False]], [lambda v: v * v, 3.0]),
+    lambda x: xnp.linalg.multi_dot([[x, 1.0], [[x, 2.0], [1.0, x]], [1.0, x]]),
 ])
 def test_sequence_functions_take_nested_lists_of_tracers(fn):
     check_grads(fn, (0.7,), order=2)
@@ -279,8 +289,3 @@ def test_item_assignment_on_a_tracer_names_at_set():
     with pytest.raises(TypeError, match=r"\.at\[idx\]\.set"):
         xf.jit(f)(np.ones(3))
 
-
-@pytest.mark.parametrize("helper", ["r_", "c_", "mgrid", "ogrid"])
-def test_index_helpers_are_not_supported(helper):
-    with pytest.raises(NotImplementedError, match=helper):
-        getattr(xnp, helper)[1:3]

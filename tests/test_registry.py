@@ -19,7 +19,8 @@ LINEAR = {
     "neg", "add", "sub", "mul", "div", "select", "convert_element_type",
     "broadcast_in_dim", "reshape", "transpose", "rev", "slice", "pad", "concatenate",
     "reduce_sum", "cumsum", "gather", "scatter_add", "scatter", "dot_general",
-    "triangular_solve", "solve",
+    "triangular_solve", "solve", "conv_general_dilated", "reduce_window_sum",
+    "window_select_gather", "window_select_scatter",
 }
 # Higher-order primitives that reverse mode transposes (checked once they are registered).
 LINEAR_HIGHER_ORDER = {"call", "cond", "scan", "remat", "custom_vjp_lin"}

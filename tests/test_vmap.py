@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_conv import conv_example, selection_example, window_example
 from test_linalg import spd, well_conditioned
 from test_numpy import rand
 
@@ -25,6 +26,7 @@ import xform as xf
 import xform.numpy as xnp
 from xform import tree
 from xform.core import Primitive, get_aval, registry
+from xform.primitives.debug import Callback
 
 FLOATS = (np.float32, np.float64)
 WITH_INT = FLOATS + (np.int32,)
@@ -282,6 +284,28 @@ def _svd(s, v, dt):
     return [separated(v, batch, m, n, dt)], {"compute_uv": bool(s.integers(2))}
 
 
+def _lu(s, v, dt):
+    batch, n = _square_stack(s)
+    return [well_conditioned(v, *batch, n, n, dtype=dt)], {}
+
+
+def _in_unit_interval(*domains):
+    """Operands of one shape, one per domain, then one in (0.05, 0.95) (a probability)."""
+    def make(s, v, dt):
+        shape = shape_of(s)
+        return ([rand(v, shape, dt, d) for d in domains]
+                + [v.uniform(0.05, 0.95, shape).astype(dt)]), {}
+    return Row(make)
+
+
+def _sort(s, v, dt):
+    """One to three operands of one shape; the first num_keys sort them (integer keys tie)."""
+    shape = shape_of(s, min_dims=1, max_side=4)
+    count = int(s.integers(1, 4))
+    return ([rand(v, shape, dt) for _ in range(count)],
+            {"dimension": int(s.integers(len(shape))), "num_keys": int(s.integers(1, count + 1))})
+
+
 UNARY_DOMAINS = {
     "sin": "real", "cos": "real", "tan": "unit", "asin": "unit", "acos": "unit",
     "atan": "real", "sinh": "real", "cosh": "real", "tanh": "real", "asinh": "real",
@@ -300,6 +324,20 @@ BINARY_DOMAINS = {
 }
 INTEGER_OK = {"neg", "abs", "sign", "stop_gradient", "add", "sub", "mul", "max", "min", "eq",
               "ne", "lt", "le", "gt", "ge"}
+
+# debug_callback's row: the effect itself is checked in tests/test_conveniences.py.
+NO_OP = Callback(lambda *args: None, "no-op")
+
+def _words(n: int) -> Row:
+    """Random uint32 operands of the bit primitives; threefry2x32's keys (the first two) are
+    0-d half of the time, as when one key hashes many counters."""
+    def make(s, v, dt):
+        shape = shape_of(s)
+        scalar_keys = n == 4 and bool(s.integers(2))
+        return [v.integers(0, 2 ** 32, () if scalar_keys and k < 2 else shape, dtype=np.uint32)
+                for k in range(n)], {}
+    return Row(make, (np.uint32,))
+
 
 VMAP_TABLE: dict[str, Row] = {
     **{name: elementwise(d) for name, d in UNARY_DOMAINS.items()},
@@ -343,6 +381,25 @@ VMAP_TABLE: dict[str, Row] = {
     "eigh": Row(_eigh),
     "qr": Row(_qr),
     "svd": Row(_svd),
+    "lu": Row(_lu),
+    # special functions (xform/primitives/special.py)
+    **{name: elementwise(d) for name, d in [
+        ("gamma", "pos"), ("erfc", "real"), ("erfcx", "real"), ("erf_inv", "unit"),
+        ("bessel_i0e", "real"), ("bessel_i1e", "real")]},
+    "ndtri": _in_unit_interval(),
+    **{name: elementwise("pos", "pos") for name in ("igamma", "igammac", "igamma_grad_a")},
+    "betainc": _in_unit_interval("pos", "pos"),
+    "sort": Row(_sort, WITH_INT),
+    "bitwise_xor": _words(2),
+    "threefry2x32": _words(4),
+    "debug_callback": Row(lambda s, v, dt: ([rand(v, shape_of(s), dt), rand(v, (), dt)],
+                                            {"callback": NO_OP, "batch_ndim": 0}), WITH_INT),
+    # convolutions and windowed reductions (rows drawn in tests/test_conv.py)
+    "conv_general_dilated": Row(conv_example, WITH_INT),
+    **{f"reduce_window_{kind}": Row(window_example(kind), WITH_INT)
+       for kind in ("sum", "max", "min")},
+    **{name: Row(selection_example(name), WITH_INT)
+       for name in ("window_select_gather", "window_select_scatter")},
 }
 
 VMAPPED = sorted(set(registry) - HIGHER_ORDER)
@@ -433,7 +490,8 @@ def check_vmap_against_loop(name, data, wrap=lambda f: f):
 NESTED = ["sin", "add", "pow", "lt", "select", "convert_element_type", "integer_pow",
           "broadcast_in_dim", "reshape", "transpose", "slice", "pad", "concatenate",
           "reduce_sum", "reduce_max", "argmax", "cumsum", "gather", "scatter_add", "scatter",
-          "dot_general", "triangular_solve", "solve", "slogdet", "eigh", "svd"]
+          "dot_general", "triangular_solve", "solve", "slogdet", "eigh", "svd",
+          "conv_general_dilated", "reduce_window_max"]
 
 
 def _draw_levels(data, args):

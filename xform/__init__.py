@@ -17,5 +17,11 @@ from xform.api import (  # noqa: F401
 )
 from xform.core import IR  # noqa: F401
 from xform.custom import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401
+from xform import config, debug, nn, tree_util  # noqa: F401,E402
+from xform import random  # noqa: F401,E402
+from xform.custom import checkpoint_policies  # noqa: F401,E402
+from xform.devices import (block_until_ready, default_backend, device_count,  # noqa: F401,E402
+                           device_get, device_put, devices, local_device_count, local_devices)
+from xform.staging import ShapeDtypeStruct, eval_shape, linear_transpose  # noqa: F401,E402
 
 __version__ = "0.1.0"

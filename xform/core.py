@@ -178,10 +178,16 @@ class Primitive:
     higher-order primitive `inline(*arrays, **params) -> list`, its meaning on concrete values
     by binding the equations of the IRs in its params in the current interpreter, so that a
     concrete interpretation (a flop counter, a trace table) sees inside it.
+
+    `has_effect` marks a primitive run for what it does rather than what it returns (a host
+    callback such as `xf.debug.print`): simplification never drops or merges its equations,
+    nor those of higher-order primitives whose IRs hold one (see `has_effect`), and staging
+    records them even on constants.
     """
 
     def __init__(self, name: str):
         self.name = name
+        self.has_effect = False
         self.impl: Callable | None = None
         self.abstract_eval: Callable | None = None
         self.jvp: Callable | None = None
@@ -210,6 +216,25 @@ class Primitive:
 
 
 registry: dict[str, Primitive] = {}
+
+
+def has_effect(prim: Primitive, params: dict) -> bool:
+    """Whether an equation of `prim` with `params` has an effect: its primitive has one, or an
+    IR in its params (a loop body, a branch, a jitted function) holds such an equation."""
+    if prim.has_effect:
+        return True
+    for value in params.values():
+        for ir in value if type(value) is tuple else (value,):
+            if isinstance(ir, IR) and _ir_has_effect(ir):
+                return True
+    return False
+
+
+def _ir_has_effect(ir: IR) -> bool:
+    found = ir.derived.get("has_effect")
+    if found is None:
+        found = ir.derived["has_effect"] = any(has_effect(e.prim, e.params) for e in ir.eqns)
+    return found
 
 
 # ----------------------------------------------------------------------------- interpreters
@@ -519,6 +544,10 @@ class TraceInterpreter(Interpreter):
                 return _root.process(prim, args, params)
             with using(self.parent):
                 return prim.bind(*args, **params)
+        return self.record(prim, args, params)
+
+    def record(self, prim, args, params) -> list:
+        """Append the equation `prim(*args)` and return tracers of its outputs."""
         inputs = [self.atom(a) for a in args]
         abstract_eval = prim.abstract_eval or prim.rule("abstract_eval")
         outs = list(map(Var, abstract_eval(*[a.aval for a in inputs], **params)))
@@ -539,7 +568,10 @@ class StagingInterpreter(TraceInterpreter):
     transformations (they become inputs), so that nothing of the function runs outside it."""
 
     def process(self, prim, args, params):
-        return super().process(prim, [self._capture(a) for a in args], params)
+        args = [self._capture(a) for a in args]
+        if has_effect(prim, params):  # it happens when the staged function runs, on constants too
+            return self.record(prim, args, params)
+        return super().process(prim, args, params)
 
     def _capture(self, x):
         if isinstance(x, Tracer) and x.interp is not self:
@@ -656,6 +688,7 @@ def format_ir(ir: IR, indent: int = 0, names: VarNames | None = None) -> str:
             params = "[" + " ".join(f"{k}={_param(eqn.params[k], indent + 4, names)}"
                                     for k in sorted(eqn.params)) + "]"
         args = " ".join(atom(a) for a in eqn.inputs)
-        lines.append(f"{pad}    {outs} = {eqn.prim.name}{params} {args}")
+        lhs = f"{outs} = " if outs else ""  # an equation run for its effect binds nothing
+        lines.append(f"{pad}    {lhs}{eqn.prim.name}{params} {args}")
     lines.append(f"{pad}  in ({', '.join(atom(a) for a in ir.outs)}) }}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -20,7 +21,7 @@ from xform.higher_order.custom import Rule, custom_jvp_call, custom_vjp_call
 from xform.higher_order.custom import remat as remat_call
 from xform.transforms.simplify import simplify
 
-__all__ = ["checkpoint", "custom_jvp", "custom_vjp", "remat"]
+__all__ = ["checkpoint", "checkpoint_policies", "custom_jvp", "custom_vjp", "remat"]
 
 
 # ----------------------------------------------------------------------------- shared plumbing
@@ -207,6 +208,36 @@ class custom_jvp(_CustomDerivative):
         self._cache.clear()
         return jvp
 
+    def defjvps(self, *jvps: Callable | None) -> None:
+        """Set the JVP rule one argument at a time: `jvps[i](t_i, primal_out, *primals)` is
+        the tangent of the output due to the tangent `t_i` of argument i (None: the output
+        does not depend on it); the contributions are added.
+
+        >>> import xform as xf, xform.numpy as xnp
+        >>> @xf.custom_jvp
+        ... def f(x, y):
+        ...     return xnp.sin(x) * y
+        >>> f.defjvps(lambda t, ans, x, y: xnp.cos(x) * y * t,
+        ...           lambda t, ans, x, y: xnp.sin(x) * t)
+        >>> float(xf.grad(f, argnums=1)(0.0, 2.0))
+        0.0
+        """
+        if self.nondiff_argnums:
+            raise TypeError("custom_jvp.defjvps cannot be used with nondiff_argnums; use "
+                            "defjvp")
+
+        def jvp(primals, tangents):
+            if len(jvps) != len(primals):
+                raise TypeError(f"defjvps was given {len(jvps)} rules but the function takes "
+                                f"{len(primals)} arguments")
+            out = self(*primals)
+            parts = [rule(t, out, *primals) for rule, t in zip(jvps, tangents)
+                     if rule is not None]
+            if not parts:
+                return out, tree.map(lambda o: o * 0, out)
+            return out, tree.map(lambda *ts: functools.reduce(lambda a, b: a + b, ts), *parts)
+        self.defjvp(jvp)
+
     def _check_rules(self, name):
         if self.jvp is None:
             raise TypeError(f"custom_jvp function {name} has no JVP rule; define one with "
@@ -320,10 +351,50 @@ class custom_vjp(_CustomDerivative):
 
 # ----------------------------------------------------------------------------- checkpoint
 
-def checkpoint(fun: Callable, *, static_argnums=()) -> Callable:
+def _nothing_saveable(prim, *avals, **params) -> bool:
+    """Save nothing: recompute every intermediate (checkpoint's default)."""
+    return False
+
+
+def _everything_saveable(prim, *avals, **params) -> bool:
+    """Save every intermediate: as if there were no checkpoint."""
+    return True
+
+
+def _dots_saveable(prim, *avals, **params) -> bool:
+    """Save the results of matrix products (`dot_general`), recompute the rest."""
+    return prim.name == "dot_general"
+
+
+def _dots_with_no_batch_dims_saveable(prim, *avals, **params) -> bool:
+    """Save the results of matrix products without batch dimensions, recompute the rest."""
+    return prim.name == "dot_general" and not params["dimension_numbers"][1][0]
+
+
+checkpoint_policies = types.SimpleNamespace(
+    nothing_saveable=_nothing_saveable,
+    everything_saveable=_everything_saveable,
+    dots_saveable=_dots_saveable,
+    checkpoint_dots=_dots_saveable,
+    dots_with_no_batch_dims_saveable=_dots_with_no_batch_dims_saveable,
+    checkpoint_dots_with_no_batch_dims=_dots_with_no_batch_dims_saveable,
+)
+checkpoint_policies.__doc__ = (
+    "Policies for `checkpoint(fun, policy=...)`, as JAX's `jax.checkpoint_policies`: each is "
+    "`policy(prim, *avals, **params) -> bool`, whether the result of one equation of `fun` "
+    "may be kept for the backward pass rather than recomputed.")
+
+
+def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | None = None,
+               static_argnums=()) -> Callable:
     """`fun`, with its intermediates recomputed in the backward pass instead of stored: reverse
     mode keeps only its inputs as residuals, trading compute for memory. Values and derivatives
     are unchanged. Arguments at `static_argnums` are passed as they are (not traced).
+
+    `policy(prim, *avals, **params) -> bool` (see `checkpoint_policies`) names the equations
+    whose results are kept after all, e.g. `checkpoint_policies.dots_saveable`; it is asked
+    about the equations of `fun` itself (a loop or a nested call counts as one equation).
+    `prevent_cse` is accepted for JAX compatibility (nothing here merges recomputations).
 
     >>> import xform as xf, xform.numpy as xnp
     >>> f = xf.checkpoint(lambda x: xnp.sin(xnp.sin(x)))
@@ -332,6 +403,11 @@ def checkpoint(fun: Callable, *, static_argnums=()) -> Callable:
     """
     name = _fun_name(fun)
     cache: dict = {}
+    if policy is not None and not callable(policy):
+        raise TypeError(f"checkpoint: policy must be callable (see xf.checkpoint_policies), "
+                        f"got {policy!r}")
+    rule = None if policy in (None, _nothing_saveable) else \
+        Rule(policy, getattr(policy, "__name__", "policy").lstrip("_"))
 
     @functools.wraps(fun)
     def checkpointed(*args, **kwargs):
@@ -343,7 +419,8 @@ def checkpoint(fun: Callable, *, static_argnums=()) -> Callable:
         # The IR is what gets recomputed, so it must hold for every value: no specialising.
         ir, consts, out_tree, _ = _staged(cache, fun, sig, "checkpoint", name,
                                           lambda out_tree, out_avals: None, specialise=False)
-        return tree.unflatten(out_tree, remat_call([*consts, *sig.leaves], ir=ir, name=name))
+        return tree.unflatten(out_tree, remat_call([*consts, *sig.leaves], ir=ir, name=name,
+                                                   policy=rule))
     return checkpointed
 
 

@@ -4,6 +4,9 @@ Each front end flattens its pytrees, traces the user's functions into closed IRs
 primitive of `xform.higher_order.control`. Bodies are traced at the root with every operation on
 a traced value staged, including values captured from enclosing transformations: those become
 explicit operands, and nothing of a branch or loop body runs outside the control flow.
+
+lax's other operations (elementwise, structural, dynamic slicing, reductions, sorting) live in
+`xform.lax_ops` and are attributes of this module as well.
 """
 from __future__ import annotations
 
@@ -12,14 +15,30 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 import xform.numpy as xnp
+from xform import lax_ops as _ops
 from xform import tree
 from xform.core import ShapedArray, Tracer, eval_ir, get_aval, trace_closed
 from xform.higher_order.control import cond_p, scan_p, while_p
 from xform.primitives.elementwise import convert
 from xform.transforms.derive import with_inputs
 from xform.transforms.simplify import simplify
+from xform.transforms.vmap import vmap_flat
 
-__all__ = ["cond", "fori_loop", "scan", "switch", "while_loop"]
+__all__ = ["cond", "fori_loop", "map", "scan", "switch", "while_loop", *_ops.__all__]
+
+
+# lax's other operations (xform.lax_ops) are attributes of this module too, looked up on
+# demand: defined here, lax.map, lax.max, lax.slice ... would shadow Python's builtins.
+def __getattr__(name):
+    if name == "map":
+        return map_
+    if name in _ops.__all__:
+        return getattr(_ops, name)
+    raise AttributeError(f"module 'xform.lax' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted({*globals(), "map", *_ops.__all__} - {"map_"})
 
 
 # ----------------------------------------------------------------------------- tracing
@@ -279,3 +298,46 @@ def _scan_length(x_avals, length) -> int:
     if not sizes:
         raise ValueError("scan needs `length` when xs is None or has no leaves")
     return sizes[0]
+
+
+def map_(f: Callable, xs, *, batch_size: int | None = None):
+    """`f` applied to each slice of `xs` along its leading axis, one after the other (a
+    `scan`, so memory holds one application at a time), the results stacked. With
+    `batch_size`, `f` runs vmapped over chunks of that many slices instead.
+
+    >>> import numpy as np, xform as xf
+    >>> xf.lax.map(lambda x: x * 2, np.arange(3.0)).tolist()
+    [0.0, 2.0, 4.0]
+    """
+    _check_callable(f, "map's f")
+    if batch_size is None:
+        return scan(lambda carry, x: (carry, f(x)), (), xs)[1]
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise TypeError(f"map's batch_size must be a positive int, got {batch_size!r}")
+    leaves, treedef, avals = _flatten(xs)
+    n = _scan_length(avals, None)
+    chunks, rest = divmod(n, int(batch_size))
+
+    def head(x, k):
+        return xnp.reshape(x[:chunks * k], (chunks, k, *np.shape(x)[1:]))
+    out = scan(lambda carry, chunk: (carry, _vmapped(f, chunk)), (),
+               tree.unflatten(treedef, [head(x, int(batch_size)) for x in leaves]))[1]
+    out = tree.map(lambda y: xnp.reshape(y, (chunks * int(batch_size), *np.shape(y)[2:])), out)
+    if rest:
+        tail = _vmapped(f, tree.unflatten(treedef, [x[chunks * int(batch_size):]
+                                                    for x in leaves]))
+        out = tree.map(lambda a, b: xnp.concatenate([a, b]), out, tail)
+    return out
+
+
+def _vmapped(f: Callable, xs):
+    """f vmapped over the leading axis of the pytree xs."""
+    leaves, treedef = tree.flatten(xs)
+    trees = {}
+
+    def flat(*args):
+        outs, trees["out"] = tree.flatten(f(tree.unflatten(treedef, args)))
+        return outs
+    outs = vmap_flat(flat, leaves, [0] * len(leaves),
+                     lambda: [0] * trees["out"].num_leaves, np.shape(leaves[0])[0])
+    return _outputs(trees["out"], outs)

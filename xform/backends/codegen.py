@@ -423,7 +423,8 @@ def _helpers_fingerprint() -> str:
     is never loaded with stale helpers or a BLAS symbol this process did not register."""
     from xform.backends.blas import FLAVOUR
     digest = hashlib.sha256(FLAVOUR.encode())
-    for name in ("kernels.py", "vecmath.py", "blas.py"):
+    for name in ("kernels.py", "special_kernels.py", "window_kernels.py", "vecmath.py",
+                 "blas.py"):
         with open(os.path.join(os.path.dirname(__file__), name), "rb") as f:
             digest.update(f.read())
     return f"{FLAVOUR} {digest.hexdigest()[:16]}"

@@ -3,57 +3,30 @@
 Each kernel works on a canonical layout (rows of a contiguous 2-D array) that the primitive's
 lowering rule arranges with transposes and reshapes, so one compiled kernel serves every rank.
 """
-import math
-
 import numba
 import numpy as np
 
 from xform.backends import cache_dir
 from xform.backends.blas import gemm  # noqa: F401 (generated code calls K.gemm)
+# Generated code calls the special functions as K.<name> too.
+from xform.backends.special_kernels import (betainc, digamma, erf_inv, erfcx,  # noqa: F401
+                                            i0e, i1e, igamma, igamma_grad_a, igammac,
+                                            ndtri, polygamma)
+from xform.backends.window_kernels import (arranged, conv_gemm, conv_loops,  # noqa: F401
+                                           window_reduce, window_select)
+from xform.primitives.debug import run_registered as _run_registered
 
 # Disk-cached unless the user turned xform's cache off (Numba keeps these files beside this
 # module, or under NUMBA_CACHE_DIR).
 _jit = numba.njit(cache=cache_dir() is not None, error_model="numpy", nogil=True)
 
-# Bernoulli numbers B_2, B_4, ..., B_16 for the asymptotic series of the polygamma functions.
-_BERNOULLI = np.array([1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510])
-
 
 @_jit
-def _polygamma64(n, z):
-    if z <= 0 and z == math.floor(z):
-        return np.nan
-    acc = 0.0
-    fact = math.gamma(n + 1.0)
-    sign = -1.0 if n % 2 else 1.0
-    while z < 12.0:
-        # psi^(n)(z) = psi^(n)(z + 1) - (-1)^n n! / z^(n+1)
-        acc -= sign * fact / z ** (n + 1)
-        z += 1.0
-    inv = 1.0 / z
-    if n == 0:
-        series = math.log(z) - 0.5 * inv
-        for k in range(1, 9):
-            series -= _BERNOULLI[k - 1] / (2 * k) * inv ** (2 * k)
-    else:
-        series = math.gamma(n * 1.0) * inv ** n + 0.5 * fact * inv ** (n + 1)
-        for k in range(1, 9):
-            series += (_BERNOULLI[k - 1] * math.gamma(2.0 * k + n) / math.gamma(2.0 * k + 1)
-                       * inv ** (2 * k + n))
-        if n % 2 == 0:
-            series = -series
-    return series + acc
-
-
-@_jit
-def polygamma(n, x):
-    return _polygamma64(n, np.float64(x))
-
-
-@_jit
-def digamma(x):
-    return _polygamma64(np.int64(0), np.float64(x))  # typed, not literal: polygamma's code
-
+def host_callback(key, batch_ndim, dtypes, *args):
+    """Run the host callback registered as `key` (xf.debug.print) on `args`, leaving native
+    code (a function of its own: an object-mode block inline in a branch trips Numba)."""
+    with numba.objmode():
+        _run_registered(key, batch_ndim, dtypes, *args)
 
 @_jit
 def argmax_rows(x, largest):
@@ -87,6 +60,53 @@ def cumulate_rows(x, product, reverse):
             c = n - 1 - step if reverse else step
             acc = acc * x[r, c] if product else acc + x[r, c]
             out[r, c] = acc
+    return out
+
+
+@_jit
+def _sorts_before(a, b):
+    """Whether `a` sorts strictly before `b`: numpy's order, NaN after everything."""
+    return a < b or (b != b and a == a)
+
+
+@_jit
+def argsort_rows(x, order):
+    """`order` (positions into the rows of `x`) with each row stably sorted by the values of
+    `x` it points at: a bottom-up merge sort, so equal values keep their order. (Plain loops
+    and scalar copies: slices and stepped ranges here triple Numba's compile time.)"""
+    out = order.copy()
+    n = out.shape[1]
+    buf = np.empty(n, out.dtype)
+    for r in range(out.shape[0]):
+        width = 1
+        while width < n:
+            lo = 0
+            while lo < n:
+                mid = min(lo + width, n)
+                hi = min(lo + 2 * width, n)
+                i = lo
+                j = mid
+                for k in range(lo, hi):
+                    if j < hi and (i >= mid or _sorts_before(x[r, out[r, j]], x[r, out[r, i]])):
+                        buf[k] = out[r, j]
+                        j += 1
+                    else:
+                        buf[k] = out[r, i]
+                        i += 1
+                lo += 2 * width
+            for k in range(n):
+                out[r, k] = buf[k]
+            width *= 2
+    return out
+
+
+@_jit
+def take_rows(x, order):
+    """Row r of the result is row r of `x` at the positions `order[r]`."""
+    out = np.empty(order.shape, x.dtype)
+    for r in range(order.shape[0]):
+        for c in range(order.shape[1]):
+            out[r, c] = x[r, order[r, c]]
     return out
 
 
@@ -192,6 +212,37 @@ def cholesky_stack(a):
 
 
 @_jit
+def lu_stack(a):
+    """LU decomposition with partial pivoting of each matrix of a (B, n, n) stack, as LAPACK's
+    getrf: the packed factors (B, n, n), the pivots and the row permutation (B, n) (int32)."""
+    lu = a.copy()
+    n = a.shape[1]
+    pivots = np.empty(a.shape[:2], np.int32)
+    perm = np.empty(a.shape[:2], np.int32)
+    for s in range(a.shape[0]):
+        m = lu[s]
+        for i in range(n):
+            perm[s, i] = i
+        for k in range(n):
+            p, best = k, abs(m[k, k])
+            for i in range(k + 1, n):
+                if abs(m[i, k]) > best:
+                    p, best = i, abs(m[i, k])
+            pivots[s, k] = p
+            if p != k:
+                for j in range(n):
+                    m[k, j], m[p, j] = m[p, j], m[k, j]
+                perm[s, k], perm[s, p] = perm[s, p], perm[s, k]
+            if m[k, k] != 0:
+                for i in range(k + 1, n):
+                    m[i, k] /= m[k, k]
+            for i in range(k + 1, n):
+                for j in range(k + 1, n):
+                    m[i, j] -= m[i, k] * m[k, j]
+    return lu, pivots, perm
+
+
+@_jit
 def solve_stack(a, b):
     """x with a x = b for each matrix of a (B, n, n) stack and b (B, n, k)."""
     out = np.empty_like(b)
@@ -290,3 +341,31 @@ def svd_stack(a):
     for s in range(a.shape[0] if k else 0):  # with k = 0 every result is empty
         u[s], sv[s], vh[s] = np.linalg.svd(a[s], False)
     return u, sv, vh
+
+
+_THREEFRY_ROTATIONS = np.array([13, 15, 26, 6, 17, 29, 16, 24], np.uint32)
+
+
+@_jit
+def threefry2x32(k1, k2, x1, x2):
+    """The threefry2x32 hash (20 rounds) of xform.primitives.bits, element by element; each
+    argument is a uint32 vector of the result's length or of length 1 (broadcast)."""
+    n = max(len(k1), len(k2), len(x1), len(x2))
+    out1 = np.empty(n, np.uint32)
+    out2 = np.empty(n, np.uint32)
+    thirty_two = np.uint32(32)
+    for i in range(n):
+        a, b = k1[i if len(k1) > 1 else 0], k2[i if len(k2) > 1 else 0]
+        keys = (a, b, np.uint32(a ^ b ^ np.uint32(0x1BD11BDA)))
+        v0 = np.uint32(x1[i if len(x1) > 1 else 0] + keys[0])
+        v1 = np.uint32(x2[i if len(x2) > 1 else 0] + keys[1])
+        for block in range(5):
+            for j in range(4):
+                r = _THREEFRY_ROTATIONS[4 * (block % 2) + j]
+                v0 = np.uint32(v0 + v1)
+                v1 = np.uint32(np.uint32((v1 << r) | (v1 >> (thirty_two - r))) ^ v0)
+            v0 = np.uint32(v0 + keys[(block + 1) % 3])
+            v1 = np.uint32(v1 + keys[(block + 2) % 3] + np.uint32(block + 1))
+        out1[i] = v0
+        out2[i] = v1
+    return out1, out2

@@ -112,6 +112,8 @@ class CompiledProgram:
             with warnings.catch_warnings():
                 # Numba's advice about non-contiguous operands is not actionable by users.
                 warnings.simplefilter("ignore", _performance_warning())
+                # A host callback (xf.debug.print) holds the GIL while it runs, as it must.
+                warnings.filterwarnings("ignore", ".*Code running in object mode won't allow")
                 result = step()
         except Exception as exc:
             if not _looks_like_cache_failure(exc):

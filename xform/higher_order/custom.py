@@ -4,7 +4,8 @@
 - `custom_vjp_call`: runs a closed primal IR; its derivative runs the user's forward rule and
   records `custom_vjp_lin`, a linear primitive whose transpose is the user's backward rule.
 - `remat`: runs a closed IR; its derivative recomputes that IR instead of storing its
-  intermediates, so under reverse mode the only residuals are the IR's inputs.
+  intermediates, so under reverse mode the only residuals are the IR's inputs, and the
+  outputs of the equations its `policy` saves.
 
 Each primal IR takes `(*consts, *args)`: values the user's function closed over that are traced
 by an enclosing transformation come first (`num_consts` of them), so that every transformation
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xform.core import (IR, Primitive, UndefinedPrimal, Zero, batch_size, eval_ir, instantiate,
-                        is_float_dtype)
+from xform.core import (IR, Eqn, Literal, Primitive, UndefinedPrimal, Var, Zero, batch_size,
+                        current_interpreter, eval_ir, instantiate, is_float_dtype, using)
 from xform.primitives.lowering import INLINE
 from xform.primitives.reductions import reduce_sum
-from xform.transforms.derive import batch_call, jvp_ir, transpose_call
+from xform.transforms.derive import batch_call, closed, derived, jvp_ir, transpose_call
+from xform.transforms.jvp import JVPTracer, jvp_flat, unpack
+from xform.transforms.simplify import dce
 from xform.transforms.vmap import vmap_flat
 
 
@@ -243,34 +246,120 @@ custom_vjp_lin_p.transpose = _custom_vjp_lin_transpose
 remat_p = Primitive("remat")
 
 
-def remat(args, *, ir: IR, name: str) -> list:
-    """Bind `ir(*args)`, to be recomputed rather than stored by reverse mode."""
-    return remat_p.bind(*args, ir=ir, name=name)
+def remat(args, *, ir: IR, name: str, policy: Rule | None = None) -> list:
+    """Bind `ir(*args)`, to be recomputed rather than stored by reverse mode, except the
+    outputs of the equations `policy(prim, *avals, **params)` calls saveable (None: none)."""
+    return remat_p.bind(*args, ir=ir, name=name, policy=policy)
 
 
-def _remat_abstract_eval(*avals, ir, name):
+def _remat_abstract_eval(*avals, ir, name, policy):
     return _check_avals(avals, ir, f"checkpoint of {name}")
 
 
-def _remat_jvp(primals, tangents, *, ir, name):
+def _remat_jvp(primals, tangents, *, ir, name, policy):
     active = tuple(not isinstance(t, Zero) for t in tangents)
     floats = tuple(is_float_dtype(a.dtype) for a in ir.out_avals)
-    outs = remat(primals, ir=ir, name=name)
-    # The tangents come from one equation whose only non-tangent operands are the primal
-    # inputs (its IR recomputes the primal): under reverse mode they are the sole residuals,
-    # and the transpose recomputes the rest.
-    tangent_ir, _ = jvp_ir(ir, active, floats, with_primals=False)
-    t_float = iter(remat([*primals, *(t for t in tangents if not isinstance(t, Zero))],
-                         ir=tangent_ir, name=name))
+    ts = [t for t in tangents if not isinstance(t, Zero)]
+    if policy is None:
+        outs, saved = remat(primals, ir=ir, name=name), []
+        # The tangents come from one equation whose only non-tangent operands are the primal
+        # inputs (its IR recomputes the primal): under reverse mode they are the sole
+        # residuals, and the transpose recomputes the rest.
+        tangent_ir, _ = jvp_ir(ir, active, floats, with_primals=False)
+    else:
+        saving_ir, tangent_ir = _remat_saving(ir, active, floats, policy)
+        res = remat(primals, ir=saving_ir, name=name, policy=policy)
+        outs, saved = res[:len(ir.outs)], res[len(ir.outs):]
+    t_float = iter(remat([*primals, *saved, *ts], ir=tangent_ir, name=name, policy=policy))
     return outs, [next(t_float) if f else Zero(a) for f, a in zip(floats, ir.out_avals)]
 
 
-def _remat_transpose(cts, *args, ir, name):
-    return transpose_call(ir, args, cts, lambda t_ir, ops: remat(ops, ir=t_ir, name=name))
+def _remat_saving(ir: IR, active: tuple, floats: tuple, policy: Rule):
+    """(the IR returning its outputs and then the outputs of the equations `policy` saves;
+    the IR of the float output tangents from (*inputs, *saved values, *active tangents), which
+    recomputes the other equations but takes the saved ones' values as they are)."""
+    def build():
+        keep = [e for e in ir.eqns
+                if policy.fn(e.prim, *[a.aval for a in e.inputs], **e.params)]
+        saved = [v for e in keep for v in e.outputs]
+        saving = IR(ir.in_vars, ir.eqns, [*ir.outs, *saved])
+        n, kept = len(ir.in_vars), {id(e) for e in keep}
+
+        def tangents(*args):
+            it = iter(args[n + len(saved):])
+            ts = [next(it) if a else Zero(v.aval) for v, a in zip(ir.in_vars, active)]
+            values = dict(zip(saved, args[n:n + len(saved)]))
+            _, t_out = jvp_flat(lambda *p: _eval_reusing(ir, list(p), kept, values),
+                                list(args[:n]), ts)
+            return [instantiate(t) for t, f in zip(t_out, floats) if f]
+        t_avals = [a for a, act in zip(ir.in_avals, active) if act]
+        tangent_ir = closed(tangents, [*ir.in_avals, *(v.aval for v in saved), *t_avals],
+                            "checkpoint")
+        return saving, tangent_ir
+    return derived(ir, ("remat_saving", active, floats, policy), build)
 
 
-def _remat_vmap(args, bdims, *, ir, name):
-    return batch_call(ir, args, bdims, lambda b_ir, ops: remat(ops, ir=b_ir, name=name))
+def _eval_reusing(ir: IR, args: list, kept: set, values: dict) -> list:
+    """`eval_ir` under a JVP interpreter, where the equations in `kept` are not run again:
+    their outputs are the saved `values`, with the tangents their jvp rules give."""
+    jvp = current_interpreter()
+    env = dict(zip(ir.in_vars, args))
+
+    def read(a):
+        return a.val if isinstance(a, Literal) else env[a]
+
+    for eqn in ir.eqns:
+        ins = [read(a) for a in eqn.inputs]
+        if id(eqn) not in kept:
+            outs = eqn.prim.bind(*ins, **eqn.params)
+        else:
+            pairs = [unpack(jvp, x) for x in ins]
+            outs = [values[v] for v in eqn.outputs]
+            active = tuple(not isinstance(t, Zero) for _, t in pairs)
+            if any(active):
+                t_ir, nonzero = _jvp_given_outputs(eqn, active)
+                ts = [t for _, t in pairs if not isinstance(t, Zero)]
+                with using(jvp.parent):
+                    t_outs = iter(eval_ir(t_ir, [*(p for p, _ in pairs), *outs, *ts]))
+                outs = [JVPTracer(jvp, o, next(t_outs)) if nz else o
+                        for o, nz in zip(outs, nonzero)]
+        env.update(zip(eqn.outputs, outs))
+    return [read(a) for a in ir.outs]
+
+
+def _jvp_given_outputs(eqn: Eqn, active: tuple):
+    """The IR (*inputs, *outputs, *tangents of the active inputs) -> the nonzero tangents of
+    the outputs of `eqn` by its jvp rule, where the primal outputs the rule computes are
+    replaced by the given ones (so that they are not computed again); and which outputs
+    have a nonzero tangent."""
+    in_avals = [a.aval for a in eqn.inputs]
+    n_in, n_out, nonzero = len(eqn.inputs), len(eqn.outputs), []
+
+    def fn(*args):
+        it = iter(args[n_in + n_out:])
+        ts = [next(it) if a else Zero(aval) for a, aval in zip(active, in_avals)]
+        outs, t_outs = eqn.prim.rule("jvp")(list(args[:n_in]), ts, **eqn.params)
+        nonzero[:] = [not isinstance(t, Zero) for t in t_outs]
+        return [*outs, *(t for t in t_outs if not isinstance(t, Zero))]
+    t_avals = [a for a, act in zip(in_avals, active) if act]
+    ir = closed(fn, [*in_avals, *(v.aval for v in eqn.outputs), *t_avals], "checkpoint")
+    given = dict(zip(ir.outs[:n_out], ir.in_vars[n_in:n_in + n_out]))
+    given = {v: g for v, g in given.items() if isinstance(v, Var) and v not in ir.in_vars}
+
+    def sub(a):
+        return given.get(a, a) if isinstance(a, Var) else a
+    eqns = [Eqn(e.prim, [sub(a) for a in e.inputs], e.outputs, e.params) for e in ir.eqns]
+    return dce(IR(ir.in_vars, eqns, [sub(a) for a in ir.outs[n_out:]])), tuple(nonzero)
+
+
+def _remat_transpose(cts, *args, ir, name, policy):
+    return transpose_call(ir, args, cts,
+                          lambda t_ir, ops: remat(ops, ir=t_ir, name=name, policy=policy))
+
+
+def _remat_vmap(args, bdims, *, ir, name, policy):
+    return batch_call(ir, args, bdims,
+                      lambda b_ir, ops: remat(ops, ir=b_ir, name=name, policy=policy))
 
 
 remat_p.impl = remat_p.inline = _run_ir

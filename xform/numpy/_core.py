@@ -19,6 +19,10 @@ class Array(np.ndarray):
         from xform.numpy.indexing import IndexUpdateHelper
         return IndexUpdateHelper(self)
 
+    def block_until_ready(self):
+        """The array itself: results are computed eagerly, so they are always ready."""
+        return self
+
     def __getitem__(self, idx):
         if holds_tracer(idx):
             from xform.numpy.indexing import getitem
@@ -246,8 +250,8 @@ class _Unsupported:
 
     def __call__(self, *args, **kwargs):
         raise NotImplementedError(
-            f"xform.numpy.{self.__name__} is not supported; see the list of supported functions "
-            "in the API documentation, or write it in terms of supported ones")
+            f"xform.numpy.{self.__name__} is not supported; docs/api.md lists every supported "
+            "function (of xform.numpy and the other modules); write it in terms of those")
 
     __getitem__ = __call__  # index helpers such as r_ and c_
 

@@ -255,6 +255,35 @@ def _sum_unneeded(x, lab, needed):
     return reduce_sum(x, axes), [c for c in lab if c in needed]
 
 
+def _sublist_subscripts(first, rest):
+    """numpy's sublist form einsum(a, [0, 1], b, [1, 2], [0, 2]) as a subscripts string
+    and its operands (labels are ints below 52, or Ellipsis)."""
+    args = [first, *rest]
+    operands, sublists = args[0::2], args[1::2]
+    output = None
+    if len(operands) > len(sublists):
+        output = operands.pop()
+        if operands and len(operands) != len(sublists):
+            raise ValueError("einsum: the sublist form alternates operands and sublists")
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def term(sub):
+        out = []
+        for label in sub:
+            if label is Ellipsis:
+                out.append("...")
+            elif isinstance(label, (int, np.integer)) and 0 <= label < len(letters):
+                out.append(letters[int(label)])
+            else:
+                raise ValueError(f"einsum: subscript {label!r} in the sublist form must be an "
+                                 f"int in [0, 52) or Ellipsis")
+        return "".join(out)
+    spec = ",".join(term(sub) for sub in sublists)
+    if output is not None:
+        spec += "->" + term(output)
+    return spec, operands
+
+
 @numpy_function(np.einsum)
 def einsum(subscripts, *operands, out=None, optimize=False):
     """Einstein summation, as `numpy.einsum`: implicit or explicit output, '...', repeated
@@ -266,8 +295,7 @@ def einsum(subscripts, *operands, out=None, optimize=False):
     if out is not None:
         raise NotImplementedError("xform.numpy.einsum: out= is not supported")
     if not isinstance(subscripts, str):
-        raise NotImplementedError("xform.numpy.einsum supports the subscripts-string form "
-                                  "only, e.g. einsum('ij,jk->ik', a, b)")
+        subscripts, operands = _sublist_subscripts(subscripts, operands)
     ops = _promote(*operands)
     shapes = [shape_of(x) for x in ops]
     labels, out_lab = _parse_einsum(subscripts, shapes)

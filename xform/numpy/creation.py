@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xform.core import concrete_or_none
 from xform.numpy._core import (broadcast_to_shape, cast, dtype_of, holds_tracer, is_traced,
                                lists_as_arrays, numpy_function, result_dtype, shape_of,
                                stack_nested, wrap)
@@ -166,7 +167,17 @@ def arange(start, stop=None, step=None, dtype=None):
     >>> arange(1, 7, 2).tolist()
     [1, 3, 5]
     """
-    return wrap(np.arange(start, stop, step, dtype=dtype))
+    bounds = []
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        value = concrete_or_none(v)
+        if value is None and v is not None:
+            raise TypeError(
+                f"xform.numpy.arange needs concrete bounds, but its {name} is a traced value "
+                f"({v.aval} under `{v.interp.name}`): the length of the result would depend on "
+                "it. Pass the bound as a Python number or a static argument (static_argnums), "
+                "or build the range from concrete numbers and scale it by the traced value.")
+        bounds.append(value)
+    return wrap(np.arange(*bounds, dtype=dtype))
 
 
 @numpy_function(np.linspace)

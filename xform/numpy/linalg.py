@@ -10,8 +10,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from xform.core import get_aval
-from xform.numpy._core import cast, is_traced, normalize_axis, numpy_function, unsupported
+from xform.core import concrete_or_none, get_aval
+from xform.numpy._core import (cast, is_traced, normalize_axis, numpy_function, unsupported,
+                               wrap)
 from xform.primitives import elementwise as ew
 from xform.primitives import linalg as lp
 from xform.primitives.reductions import reduce_max, reduce_min, reduce_sum
@@ -28,7 +29,12 @@ __all__ = [
     "eigh",
     "eigvalsh",
     "inv",
+    "lstsq",
+    "matrix_power",
+    "matrix_rank",
+    "multi_dot",
     "norm",
+    "pinv",
     "qr",
     "slogdet",
     "solve",
@@ -359,6 +365,218 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
             "xnp.linalg.svd(hermitian=True, compute_uv=True) is not supported on traced values; "
             "pass hermitian=False (or use xnp.linalg.eigh)")
     return SVDResult(*lp.svd(a))
+
+
+# ----------------------------------------------------------------------------- built on svd
+
+
+def _matmul(a, b):
+    from xform.numpy.contract import matmul
+    return matmul(a, b)
+
+
+def _invert_large(s, rcond, dt):
+    """1/s where s exceeds rcond times its row's largest value, else 0 (s: (..., k))."""
+    nd = get_aval(s).ndim
+    cutoff = ew.mul(cast(rcond, dt), reduce_max(s, (nd - 1,)))
+    cutoff = broadcast_in_dim(cutoff, get_aval(s).shape, tuple(range(nd - 1)))
+    large = ew.gt_p.bind1(s, cutoff)
+    one, zero = np.ones((), dt), np.zeros((), dt)
+    return ew.select(large, ew.div(one, ew.select(large, s, one)), zero), large
+
+
+def _pseudo_inverse(a, rcond):
+    """V diag(1/s) Uᵀ of a (stack of) matrices, small singular values dropped; also s and
+    which singular values were kept."""
+    u, s, vh = lp.svd(a)
+    dt = get_aval(a).dtype
+    s_inv, large = _invert_large(s, rcond, dt)
+    shape = get_aval(u).shape
+    ut = _swap_last(u)
+    scaled = ew.mul(broadcast_in_dim(s_inv, get_aval(ut).shape, tuple(range(len(shape) - 1))),
+                    ut)
+    return _matmul(_swap_last(vh), scaled), s, large
+
+
+class _NotGiven:
+    """The default of an argument whose absence means something else than None."""
+
+    def __repr__(self):
+        return "<not given>"
+
+
+_NOT_GIVEN = _NotGiven()
+
+
+@numpy_function(np.linalg.pinv)
+def pinv(a, rcond=None, hermitian=False, *, rtol=_NOT_GIVEN):
+    """The Moore-Penrose pseudo-inverse (of a stack of matrices) from the SVD, singular
+    values at most `rcond` (or `rtol`) times the largest dropped, as `numpy.linalg.pinv`.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> xnp.linalg.pinv(np.array([[2.0, 0.0], [0.0, 0.0]])).tolist()
+    [[0.5, 0.0], [0.0, 0.0]]
+    """
+    (a,) = _as_float(a)
+    _check_stack("pinv", a, square=False)
+    shape = get_aval(a).shape
+    m, n = shape[-2:]
+    if rcond is None:
+        rcond = 1e-15 if rtol is _NOT_GIVEN else (
+            max(m, n) * np.finfo(get_aval(a).dtype).eps if rtol is None else rtol)
+    elif rtol is not _NOT_GIVEN:
+        raise ValueError("`rtol` and `rcond` can't be both set.")
+    if m == 0 or n == 0:
+        return np.zeros((*shape[:-2], n, m), get_aval(a).dtype)
+    return _pseudo_inverse(a, rcond)[0]
+
+
+@numpy_function(np.linalg.lstsq)
+def lstsq(a, b, rcond=None):
+    """The least-squares solution x of a @ x = b (b a vector or matrix), with the residual
+    sums of squares, the rank of `a` and its singular values, as `numpy.linalg.lstsq`.
+    Singular values at most `rcond` times the largest are dropped. On traced values the
+    residuals are given whenever `a` is taller than wide (numpy leaves them empty for a
+    rank-deficient `a`, which only a concrete rank can tell).
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> x, res, rank, s = xnp.linalg.lstsq(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),
+    ...                                    np.array([1.0, 1.0, 3.0]))
+    >>> np.round(x, 6).tolist(), int(rank)
+    ([1.333333, 1.333333], 2)
+    """
+    a, b = _as_float(a, b)
+    ashape, bshape = get_aval(a).shape, get_aval(b).shape
+    if len(ashape) != 2 or len(bshape) not in (1, 2):
+        raise LinAlgError(f"lstsq needs a 2-D a and a 1-D or 2-D b, got shapes {ashape} and "
+                          f"{bshape}")
+    m, n = ashape
+    if bshape[0] != m:
+        raise LinAlgError("Incompatible dimensions")
+    dt = get_aval(a).dtype
+    if rcond is None:
+        rcond = np.finfo(dt).eps * max(m, n)
+    pinv_a, s, large = _pseudo_inverse(a, rcond)
+    x = _matmul(pinv_a, b)
+    rank = reduce_sum(ew.convert(large, np.intp), (0,))
+    if m <= n or concrete_or_none(rank) not in (None, n):
+        residuals = np.zeros(0, dt)
+    else:
+        r = ew.sub(_matmul(a, x), b)
+        residuals = reduce_sum(ew.mul(r, r), (0,))
+        if len(bshape) == 1:
+            residuals = reshape(residuals, (1,))
+    return x, residuals, rank, s
+
+
+@numpy_function(np.linalg.matrix_rank)
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    """The number of singular values above `tol` (by default the largest times
+    max(m, n) * eps, or times `rtol`), for a matrix or a stack, as
+    `numpy.linalg.matrix_rank`; an integer array, zero derivative.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> int(xnp.linalg.matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]])))
+    1
+    """
+    (a,) = _as_float(A)
+    shape = get_aval(a).shape
+    if len(shape) < 2:
+        from xform.numpy.reductions import any as any_
+        return ew.convert(any_(ew.ne_p.bind1(a, np.zeros((), get_aval(a).dtype))), np.intp)
+    (s,) = lp.svd(a, compute_uv=False)
+    dt = get_aval(s).dtype
+    nd = get_aval(s).ndim
+    if tol is None:
+        scale = max(shape[-2:]) * np.finfo(dt).eps if rtol is None else rtol
+        top = reduce_max(s, (nd - 1,)) if shape[-1] and shape[-2] else np.zeros(shape[:-2], dt)
+        tol = ew.mul(top, cast(scale, dt))
+    tol = broadcast_in_dim(cast(tol, dt), get_aval(s).shape, tuple(range(nd - 1)))
+    return reduce_sum(ew.convert(ew.gt_p.bind1(s, tol), np.intp), (nd - 1,))
+
+
+@numpy_function(np.linalg.matrix_power)
+def matrix_power(a, n):
+    """a @ a @ ... @ a (`n` factors) of a square matrix or stack, by repeated squaring;
+    the inverse's power for negative `n`, the identity for 0, as
+    `numpy.linalg.matrix_power`.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> xnp.linalg.matrix_power(np.array([[1.0, 1.0], [0.0, 1.0]]), 3).tolist()
+    [[1.0, 3.0], [0.0, 1.0]]
+    """
+    if not isinstance(n, (int, np.integer)):
+        raise TypeError("exponent must be an integer")
+    _check_stack("matrix_power", a)
+    shape = get_aval(a).shape
+    if n == 0:
+        eye = np.eye(shape[-1], dtype=get_aval(a).dtype)
+        return np.broadcast_to(eye, shape).copy()
+    if n < 0:
+        a, n = inv(a), -n
+    if n <= 3:
+        out = a
+        for _ in range(n - 1):
+            out = _matmul(out, a)
+        return out
+    z = result = None
+    while n > 0:
+        z = a if z is None else _matmul(z, z)
+        n, bit = divmod(n, 2)
+        if bit:
+            result = z if result is None else _matmul(result, z)
+    return result
+
+
+def _chain_order(shapes):
+    """The cheapest parenthesisation of a chain of matrix products (dynamic programming over
+    sub-chains): split[i][j] is where the product of matrices i..j splits."""
+    k = len(shapes)
+    dims = [shapes[0][0]] + [s[1] for s in shapes]
+    cost = [[0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for length in range(1, k):
+        for i in range(k - length):
+            j = i + length
+            cost[i][j] = float("inf")
+            for c in range(i, j):
+                q = cost[i][c] + cost[c + 1][j] + dims[i] * dims[c + 1] * dims[j + 1]
+                if q < cost[i][j]:
+                    cost[i][j], split[i][j] = q, c
+    return split
+
+
+def multi_dot(arrays, *, out=None):
+    """The product of a chain of matrices (the first and last may be vectors) in the
+    cheapest order, as `numpy.linalg.multi_dot`.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> xnp.linalg.multi_dot([np.ones(2), np.eye(2), np.ones((2, 3))]).tolist()
+    [2.0, 2.0, 2.0]
+    """
+    from xform.numpy.shape import _operands, atleast_2d
+    if out is not None:
+        raise NotImplementedError("xform.numpy.linalg.multi_dot: out= is not supported")
+    xs = _operands(arrays)
+    if not is_traced(*xs):
+        return wrap(np.linalg.multi_dot(xs))
+    if len(xs) < 2:
+        raise ValueError("Expecting at least two arrays.")
+    first_1d, last_1d = get_aval(xs[0]).ndim == 1, get_aval(xs[-1]).ndim == 1
+    xs[0] = atleast_2d(xs[0])
+    if last_1d:
+        xs[-1] = reshape(xs[-1], (get_aval(xs[-1]).shape[0], 1))
+    if any(get_aval(x).ndim != 2 for x in xs):
+        raise ValueError("multi_dot: every array but the first and last must be 2-D")
+    split = _chain_order([get_aval(x).shape for x in xs])
+
+    def product(i, j):
+        if i == j:
+            return xs[i]
+        return _matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+    res = product(0, len(xs) - 1)
+    shape = get_aval(res).shape
+    return reshape(res, tuple(d for d, drop in zip(shape, (first_1d, last_1d)) if not drop))
 
 
 def __getattr__(name):

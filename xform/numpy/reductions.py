@@ -1,13 +1,12 @@
 """Reductions of xform.numpy (sum, mean, var, max, argmax, cumsum, ...) with numpy's axis rules."""
 from __future__ import annotations
 
-import builtins
 import math
 
 import numpy as np
 
-from xform.numpy._core import (cast, dtype_of, normalize_axes, normalize_axis, numpy_function,
-                               result_dtype, shape_of, wrap)
+from xform.numpy._core import (broadcast_to_shape, cast, dtype_of, normalize_axes, normalize_axis,
+                               numpy_function, result_dtype, shape_of, wrap)
 from xform.primitives import reductions as red
 from xform.primitives.structural import reshape
 
@@ -64,104 +63,158 @@ def _reduce(prim_fn, a, axis, keepdims, dtype):
     return _keep(prim_fn(cast(a, dtype), axes), shape, axes, keepdims)
 
 
+def _masked(a, where, fill):
+    """`a` with the entries outside the mask `where` (None: none) set to `fill`."""
+    if where is None or where is True:
+        return a
+    from xform.numpy.ufuncs import where as where_
+    mask = broadcast_to_shape(cast(where, np.bool_), shape_of(a))
+    return where_(mask, a, np.full((), fill, dtype_of(a)))
+
+
+def _with_initial(y, initial, combine):
+    """The reduction's result combined with `initial` (None: not given)."""
+    if initial is None:
+        return y
+    return combine(y, cast(initial, dtype_of(y)))
+
+
 @numpy_function(np.sum)
-def sum(a, axis=None, dtype=None, out=None, keepdims=False):
-    """Sum over `axis` (None, int or tuple), as `numpy.sum`.
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """Sum over `axis` (None, int or tuple) of the entries where `where` holds, plus
+    `initial`, as `numpy.sum`.
 
     >>> float(sum(np.arange(4.0)))
     6.0
     """
+    from xform.numpy.ufuncs import add
     dt = _accumulate_dtype(dtype_of(a), dtype, np.sum)
-    return _reduce(red.reduce_sum, a, axis, keepdims, dt)
+    y = _reduce(red.reduce_sum, _masked(cast(a, dt), where, 0), axis, keepdims, dt)
+    return _with_initial(y, initial, add)
 
 
 @numpy_function(np.prod)
-def prod(a, axis=None, dtype=None, out=None, keepdims=False):
-    """Product over `axis`, as `numpy.prod`.
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """Product over `axis` of the entries where `where` holds, times `initial`, as
+    `numpy.prod`.
 
     >>> float(prod(np.arange(1.0, 5.0)))
     24.0
     """
+    from xform.numpy.ufuncs import multiply
     dt = _accumulate_dtype(dtype_of(a), dtype, np.prod)
-    return _reduce(red.reduce_prod, a, axis, keepdims, dt)
+    y = _reduce(red.reduce_prod, _masked(cast(a, dt), where, 1), axis, keepdims, dt)
+    return _with_initial(y, initial, multiply)
 
 
 def _mean_dtype(dtype, requested):
     return np.mean(np.zeros(1, dtype), dtype=requested).dtype
 
 
+def _where_count(shape, axis, where, keepdims, dtype):
+    """How many entries each slice reduces: a constant, or counted from the mask."""
+    if where is None or where is True:
+        return np.asarray(_count(shape, _axes(axis, len(shape))), dtype)
+    mask = broadcast_to_shape(cast(where, dtype), shape)
+    return sum(mask, axis, dtype, keepdims=keepdims)
+
+
 @numpy_function(np.mean)
-def mean(a, axis=None, dtype=None, out=None, keepdims=False):
-    """Arithmetic mean over `axis`; integers average in float64, as `numpy.mean`.
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """Arithmetic mean over `axis` (of the entries where `where` holds); integers average in
+    float64, as `numpy.mean`.
 
     >>> float(mean(np.array([1, 2, 3, 4])))
     2.5
     """
     dt = _mean_dtype(dtype_of(a), dtype)
-    shape = shape_of(a)
-    n = _count(shape, _axes(axis, len(shape)))
-    return sum(a, axis, dt, keepdims=keepdims) / np.asarray(n, dt)
+    count = _where_count(shape_of(a), axis, where, keepdims, dt)
+    return sum(a, axis, dt, keepdims=keepdims, where=where) / count
+
+
+_mean = mean  # var's `mean` keyword shadows the function there
 
 
 @numpy_function(np.var)
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """Variance over `axis` with `ddof` delta degrees of freedom, as `numpy.var`.
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        mean=None, correction=None):
+    """Variance over `axis` (of the entries where `where` holds) with `ddof` (or
+    `correction`) delta degrees of freedom, as `numpy.var`.
 
     >>> float(var(np.array([1.0, 3.0])))
     1.0
     """
+    if mean is not None:
+        raise NotImplementedError("xform.numpy.var: mean= is not supported")
+    ddof = ddof if correction is None else correction
     dt = _mean_dtype(dtype_of(a), dtype)
-    shape = shape_of(a)
-    n = _count(shape, _axes(axis, len(shape)))
-    centered = cast(a, dt) - mean(a, axis, dt, keepdims=True)
+    centered = cast(a, dt) - _mean(a, axis, dt, keepdims=True, where=where)
     # numpy divides by max(n - ddof, 0): a non-positive count gives inf or nan, not an error.
-    count = np.asarray(builtins.max(n - ddof, 0), dt)
-    return sum(centered * centered, axis, keepdims=keepdims) / count
+    count = _where_count(shape_of(a), axis, where, keepdims, dt) - np.asarray(ddof, dt)
+    from xform.numpy.ufuncs import maximum
+    count = maximum(count, np.zeros((), dt))
+    return sum(centered * centered, axis, keepdims=keepdims, where=where) / count
 
 
 @numpy_function(np.std)
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """Standard deviation over `axis`, as `numpy.std`.
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        mean=None, correction=None):
+    """Standard deviation over `axis` (of the entries where `where` holds), as `numpy.std`.
 
     >>> float(std(np.array([1.0, 3.0])))
     1.0
     """
-    from xform.numpy.ufuncs import sqrt, where
-    v = var(a, axis, dtype, ddof=ddof, keepdims=keepdims)
+    from xform.numpy.ufuncs import sqrt
+    from xform.numpy.ufuncs import where as where_
+    v = var(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=where, mean=mean,
+            correction=correction)
     # Where the variance is 0 (equal values, an axis of length 1) the derivative is taken as 0,
     # not sqrt's inf times 0; sqrt gets a safe argument there so that no nan leaks through.
     zero = v == 0
     dt = dtype_of(v)
-    return where(zero, np.zeros((), dt), sqrt(where(zero, np.ones((), dt), v)))
+    return where_(zero, np.zeros((), dt), sqrt(where_(zero, np.ones((), dt), v)))
 
 
-def _extremum(prim_fn, name, a, axis, keepdims):
+def _extremum(prim_fn, name, a, axis, keepdims, initial, where):
     shape = shape_of(a)
     axes = _axes(axis, len(shape))
+    if where is not None and where is not True:
+        if initial is None:
+            raise ValueError(f"reduction operation '{name}' does not have an identity, so to "
+                             "use a where mask one has to specify 'initial'")
+        a = _masked(a, where, initial)
     if _count(shape, axes) == 0 and axes:
-        raise ValueError(f"zero-size array of shape {shape} to reduction operation {name} "
-                         "which has no identity")
-    return _keep(prim_fn(a, axes), shape, axes, keepdims)
+        if initial is None:
+            raise ValueError(f"zero-size array of shape {shape} to reduction operation {name} "
+                             "which has no identity")
+        out_shape = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdims \
+            else tuple(n for i, n in enumerate(shape) if i not in axes)
+        return wrap(np.full(out_shape, initial, dtype_of(a)))
+    from xform.numpy import ufuncs
+    combine = ufuncs.maximum if name == "maximum" else ufuncs.minimum
+    return _with_initial(_keep(prim_fn(a, axes), shape, axes, keepdims), initial, combine)
 
 
 @numpy_function(np.max)
-def max(a, axis=None, out=None, keepdims=False):
-    """Maximum over `axis`, as `numpy.max`.
+def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Maximum over `axis` (of the entries where `where` holds, and `initial`), as
+    `numpy.max`.
 
     >>> float(max(np.array([1.0, 3.0, 2.0])))
     3.0
     """
-    return _extremum(red.reduce_max, "maximum", a, axis, keepdims)
+    return _extremum(red.reduce_max, "maximum", a, axis, keepdims, initial, where)
 
 
 @numpy_function(np.min)
-def min(a, axis=None, out=None, keepdims=False):
-    """Minimum over `axis`, as `numpy.min`.
+def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Minimum over `axis` (of the entries where `where` holds, and `initial`), as
+    `numpy.min`.
 
     >>> float(min(np.array([1.0, 3.0, 2.0])))
     1.0
     """
-    return _extremum(red.reduce_min, "minimum", a, axis, keepdims)
+    return _extremum(red.reduce_min, "minimum", a, axis, keepdims, initial, where)
 
 
 amax = max
@@ -243,9 +296,10 @@ def cumprod(a, axis=None, dtype=None, out=None):
     return _cumulative(red.cumprod, np.cumprod, a, axis, dtype)
 
 
-def _logical(prim_fn, empty, a, axis, keepdims):
+def _logical(prim_fn, empty, a, axis, keepdims, where):
     shape = shape_of(a)
     axes = _axes(axis, len(shape))
+    a = _masked(cast(a, np.bool_), where, empty)
     if _count(shape, axes) == 0 and axes:
         out_shape = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdims \
             else tuple(n for i, n in enumerate(shape) if i not in axes)
@@ -254,23 +308,23 @@ def _logical(prim_fn, empty, a, axis, keepdims):
 
 
 @numpy_function(np.any)
-def any(a, axis=None, out=None, keepdims=False):
-    """Whether any element along `axis` is true, as `numpy.any`.
+def any(a, axis=None, out=None, keepdims=False, *, where=None):
+    """Whether any element along `axis` (where `where` holds) is true, as `numpy.any`.
 
     >>> bool(any(np.array([0.0, 2.0])))
     True
     """
-    return _logical(red.reduce_max, False, a, axis, keepdims)
+    return _logical(red.reduce_max, False, a, axis, keepdims, where)
 
 
 @numpy_function(np.all)
-def all(a, axis=None, out=None, keepdims=False):
-    """Whether every element along `axis` is true, as `numpy.all`.
+def all(a, axis=None, out=None, keepdims=False, *, where=None):
+    """Whether every element along `axis` (where `where` holds) is true, as `numpy.all`.
 
     >>> bool(all(np.array([0.0, 2.0])))
     False
     """
-    return _logical(red.reduce_min, True, a, axis, keepdims)
+    return _logical(red.reduce_min, True, a, axis, keepdims, where)
 
 
 @numpy_function(np.count_nonzero)

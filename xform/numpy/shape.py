@@ -13,16 +13,22 @@ from xform.numpy._core import (broadcast_operands, broadcast_to_shape, cast, dty
 from xform.primitives import structural as st
 
 __all__ = [
+    "append",
     "array_split",
     "atleast_1d",
     "atleast_2d",
     "atleast_3d",
     "broadcast_arrays",
     "broadcast_to",
+    "column_stack",
     "concatenate",
+    "dsplit",
     "dstack",
     "expand_dims",
     "flip",
+    "fliplr",
+    "flipud",
+    "hsplit",
     "hstack",
     "moveaxis",
     "ndim",
@@ -31,6 +37,8 @@ __all__ = [
     "repeat",
     "reshape",
     "roll",
+    "rot90",
+    "row_stack",
     "shape",
     "size",
     "split",
@@ -39,6 +47,7 @@ __all__ = [
     "swapaxes",
     "tile",
     "transpose",
+    "vsplit",
     "vstack",
 ]
 
@@ -598,3 +607,125 @@ def size(a, axis=None):
     if axis is None:
         return _size(shp)
     return shp[normalize_axis(axis, len(shp))]
+
+
+@lists_as_arrays
+def append(arr, values, axis=None):
+    """`values` appended to `arr` along `axis` (both flattened when None), as `numpy.append`.
+
+    >>> append(np.array([1.0, 2.0]), [[3.0]]).tolist()
+    [1.0, 2.0, 3.0]
+    """
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], axis=0)
+    return concatenate([arr, values], axis=axis)
+
+
+@numpy_function(np.flipud)
+def flipud(m):
+    """`m` reversed along axis 0, as `numpy.flipud`.
+
+    >>> flipud(np.array([[1, 2], [3, 4]])).tolist()
+    [[3, 4], [1, 2]]
+    """
+    if len(shape_of(m)) < 1:
+        raise ValueError("Input must be >= 1-d.")
+    return st.rev(m, (0,))
+
+
+@numpy_function(np.fliplr)
+def fliplr(m):
+    """`m` reversed along axis 1, as `numpy.fliplr`.
+
+    >>> fliplr(np.array([[1, 2], [3, 4]])).tolist()
+    [[2, 1], [4, 3]]
+    """
+    if len(shape_of(m)) < 2:
+        raise ValueError("Input must be >= 2-d.")
+    return st.rev(m, (1,))
+
+
+@numpy_function(np.rot90)
+def rot90(m, k=1, axes=(0, 1)):
+    """`m` rotated by 90 degrees `k` times in the plane of `axes` (from the first axis
+    towards the second), as `numpy.rot90`.
+
+    >>> rot90(np.array([[1, 2], [3, 4]])).tolist()
+    [[2, 4], [1, 3]]
+    """
+    nd = len(shape_of(m))
+    axes = tuple(axes)
+    if len(axes) != 2:
+        raise ValueError("len(axes) must be 2.")
+    a, b = normalize_axis(axes[0], nd, "axes"), normalize_axis(axes[1], nd, "axes")
+    if a == b:
+        raise ValueError("Axes must be different.")
+    k = int(k) % 4
+    if k == 0:
+        return m
+    if k == 2:
+        return st.rev(m, (a, b))
+    perm = list(range(nd))
+    perm[a], perm[b] = perm[b], perm[a]
+    if k == 1:
+        return st.transpose(st.rev(m, (b,)), perm)
+    return st.rev(st.transpose(m, perm), (b,))
+
+
+def _split_along(ary, indices_or_sections, axis, name, min_dims):
+    if len(shape_of(ary)) < min_dims:
+        raise ValueError(f"{name} only works on arrays of {min_dims} or more dimensions")
+    return _split(ary, indices_or_sections, axis, equal=True)
+
+
+@numpy_function(np.hsplit)
+def hsplit(ary, indices_or_sections):
+    """`split` along axis 1 (axis 0 for 1-D arrays), as `numpy.hsplit`.
+
+    >>> [p.tolist() for p in hsplit(np.arange(4), 2)]
+    [[0, 1], [2, 3]]
+    """
+    axis = 0 if len(shape_of(ary)) == 1 else 1
+    return _split_along(ary, indices_or_sections, axis, "hsplit", 1)
+
+
+@numpy_function(np.vsplit)
+def vsplit(ary, indices_or_sections):
+    """`split` along axis 0 of an array of at least 2 dimensions, as `numpy.vsplit`.
+
+    >>> [p.shape for p in vsplit(np.ones((4, 2)), 2)]
+    [(2, 2), (2, 2)]
+    """
+    return _split_along(ary, indices_or_sections, 0, "vsplit", 2)
+
+
+@numpy_function(np.dsplit)
+def dsplit(ary, indices_or_sections):
+    """`split` along axis 2 of an array of at least 3 dimensions, as `numpy.dsplit`.
+
+    >>> [p.shape for p in dsplit(np.ones((1, 2, 4)), [1])]
+    [(1, 2, 1), (1, 2, 3)]
+    """
+    return _split_along(ary, indices_or_sections, 2, "dsplit", 3)
+
+
+def column_stack(tup):
+    """1-D arrays as columns (and 2-D ones as they are) joined along axis 1, as
+    `numpy.column_stack`.
+
+    >>> column_stack([np.ones(2), np.zeros(2)]).tolist()
+    [[1.0, 0.0], [1.0, 0.0]]
+    """
+    xs = _operands(tup)
+    cols = [st.reshape(x, (shape_of(x)[0] if shape_of(x) else 1, 1))
+            if len(shape_of(x)) < 2 else x for x in xs]
+    return concatenate(cols, axis=1)
+
+
+def row_stack(tup, *, dtype=None):
+    """`vstack` under its older name (numpy deprecates it; JAX keeps it).
+
+    >>> row_stack([np.ones(2), np.zeros(2)]).shape
+    (2, 2)
+    """
+    return vstack(tup, dtype=dtype)

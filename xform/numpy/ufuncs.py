@@ -27,15 +27,19 @@ __all__ = [
     "cbrt",
     "ceil",
     "clip",
+    "conj",
+    "conjugate",
     "copysign",
     "cos",
     "cosh",
     "deg2rad",
+    "degrees",
     "divide",
     "equal",
     "exp",
     "exp2",
     "expm1",
+    "fabs",
     "fix",
     "float_power",
     "floor",
@@ -46,6 +50,7 @@ __all__ = [
     "greater_equal",
     "heaviside",
     "hypot",
+    "imag",
     "isfinite",
     "isinf",
     "isnan",
@@ -56,6 +61,7 @@ __all__ = [
     "log1p",
     "log2",
     "logaddexp",
+    "logaddexp2",
     "logical_and",
     "logical_not",
     "logical_or",
@@ -69,6 +75,8 @@ __all__ = [
     "positive",
     "power",
     "rad2deg",
+    "radians",
+    "real",
     "reciprocal",
     "remainder",
     "round",
@@ -211,8 +219,13 @@ around = round
 
 
 @numpy_function(np.clip)
-def clip(a, a_min=None, a_max=None):
-    """`numpy.clip`: a_min and a_max may be arrays or None."""
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002  (numpy's names)
+    """`numpy.clip`: a_min and a_max (or the keywords `min` and `max`, as in JAX and numpy 2)
+    may be arrays or None."""
+    if min is not None or max is not None:
+        if a_min is not None or a_max is not None:
+            raise ValueError("clip: pass the bounds either as a_min/a_max or as min/max")
+        a_min, a_max = min, max
     if a_min is not None:
         a = maximum(a, a_min)
     if a_max is not None:
@@ -345,14 +358,84 @@ def isinf(x, /):
 
 @numpy_function(np.deg2rad)
 def deg2rad(x, /):
+    """Degrees to radians, as `numpy.deg2rad` (and `numpy.radians`)."""
     x = cast(x, _float_dtype(x))
     return x * np.asarray(np.pi / 180, dtype_of(x))
 
 
 @numpy_function(np.rad2deg)
 def rad2deg(x, /):
+    """Radians to degrees, as `numpy.rad2deg` (and `numpy.degrees`)."""
     x = cast(x, _float_dtype(x))
     return x * np.asarray(180 / np.pi, dtype_of(x))
+
+
+radians = deg2rad
+degrees = rad2deg
+
+
+@numpy_function(np.fabs)
+def fabs(x, /):
+    """The absolute value as a float (integers become float64), as `numpy.fabs`.
+
+    >>> fabs(np.array([-2, 3])).tolist()
+    [2.0, 3.0]
+    """
+    return absolute(cast(x, loop_dtypes(np.fabs, x)[0]))
+
+
+@numpy_function(np.logaddexp2)
+def logaddexp2(x, y, /):
+    """log2(2**x + 2**y) without overflow, as `numpy.logaddexp2`.
+
+    >>> float(logaddexp2(1.0, 1.0))
+    2.0
+    """
+    dt = loop_dtypes(np.logaddexp2, x, y)[0]
+    ln2 = np.asarray(np.log(2), dt)
+    return logaddexp(cast(x, dt) * ln2, cast(y, dt) * ln2) / ln2
+
+
+def _real_only(name, x):
+    if np.issubdtype(dtype_of(x), np.complexfloating):
+        raise NotImplementedError(f"xform.numpy.{name} of a complex array is not supported "
+                                  "(complex values are not traced)")
+
+
+@numpy_function(np.real)
+def real(val):
+    """The real part: a real array itself, as `numpy.real` (complex arrays are not traced).
+
+    >>> real(np.array([1.5, -2.0])).tolist()
+    [1.5, -2.0]
+    """
+    _real_only("real", val)
+    return val
+
+
+@numpy_function(np.imag)
+def imag(val):
+    """The imaginary part: zeros of a real array's dtype, as `numpy.imag`.
+
+    >>> imag(np.array([1.5, -2.0])).tolist()
+    [0.0, 0.0]
+    """
+    _real_only("imag", val)
+    return wrap(np.zeros(shape_of(val), dtype_of(val)))
+
+
+@numpy_function(np.conjugate)
+def conjugate(x, /):
+    """The complex conjugate: a real array itself, as `numpy.conjugate`.
+
+    >>> conjugate(np.array([1.5, -2.0])).tolist()
+    [1.5, -2.0]
+    """
+    _real_only("conjugate", x)
+    return x
+
+
+conj = conjugate
 
 
 @lists_as_arrays

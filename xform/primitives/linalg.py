@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval
-from xform.primitives.elementwise import add, add_tangents, div, eq, mul, neg, select, sub
+from xform.primitives.elementwise import (add, add_tangents, convert, div, eq, mul, neg,
+                                          select, sub)
 from xform.primitives.lowering import from_flat
 from xform.primitives.reductions import reduce_sum
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis, slice_, transpose
@@ -692,6 +693,74 @@ svd_p.abstract_eval = _svd_abstract_eval
 svd_p.jvp = _svd_jvp
 svd_p.vmap = _batched_vmap(svd_p)
 
+# ----------------------------------------------------------------------------- lu
+
+lu_p = Primitive("lu")
+
+
+def lu(a):
+    """LU decomposition with partial pivoting of a stack of square matrices: [lu, pivots,
+    permutation] with a[..., permutation, :] = L U, L unit lower triangular (below lu's
+    diagonal) and U upper triangular (on and above it); pivots are LAPACK's (row i was swapped
+    with row pivots[i], in order), both int32."""
+    return lu_p.bind(a)
+
+
+def _lu_impl(a):
+    from scipy.linalg import lu_factor
+    a = np.asarray(a)
+    *batch, n, _ = a.shape
+    flat = a.reshape(-1, n, n)
+    out = np.empty_like(flat)
+    pivots = np.empty(flat.shape[:2], np.int32)
+    for s in range(flat.shape[0]):
+        out[s], pivots[s] = lu_factor(flat[s], check_finite=False)
+    perm = np.tile(np.arange(n, dtype=np.int32), (flat.shape[0], 1))
+    rows = np.arange(flat.shape[0])
+    for i in range(n):
+        j = pivots[:, i]
+        perm[rows, i], perm[rows, j] = perm[rows, j], perm[rows, i].copy()
+    shape = (*batch, n)
+    return [out.reshape(a.shape), pivots.reshape(shape), perm.reshape(shape)]
+
+
+def _lu_abstract_eval(a):
+    _check_float("lu", a)
+    _check_matrix("lu", a)
+    index = ShapedArray(a.shape[:-1], np.dtype(np.int32))
+    return [a, index, index]
+
+
+def _lu_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    outs = lu(a)
+    packed, _, perm = outs
+    zeros = [Zero(get_aval(o)) for o in outs]
+    if isinstance(t, Zero):
+        return outs, zeros
+    # P A = L U with P fixed, so L⁻¹ P dA U⁻¹ = L⁻¹ dL + dU U⁻¹: its strictly lower part is
+    # L⁻¹ dL and the rest dU U⁻¹.
+    aval = get_aval(a)
+    n = aval.shape[-1]
+    strict = np.tril(np.ones((n, n), bool), -1)
+    lower = add(_masked(packed, strict), _eye_like(aval))
+    upper = _masked(packed, ~strict)
+    shape = aval.shape
+    rows = broadcast_in_dim(perm, shape, tuple(range(len(shape) - 1)))
+    cols = _const(np.arange(n, dtype=np.int32), ShapedArray(shape, np.dtype(np.int32)))
+    p_mat = convert(eq(rows, cols), aval.dtype)
+    x = triangular_solve(lower, _matmul(p_mat, t), left_side=True, lower=True,
+                         unit_diagonal=True)
+    x = triangular_solve(upper, x, left_side=False, lower=False)
+    dlu = add(_matmul(lower, _masked(x, strict)), _matmul(_masked(x, ~strict), upper))
+    return outs, [dlu, zeros[1], zeros[2]]
+
+
+lu_p.impl = _lu_impl
+lu_p.abstract_eval = _lu_abstract_eval
+lu_p.jvp = _lu_jvp
+lu_p.vmap = _batched_vmap(lu_p)
+
 # ----------------------------------------------------------------------------- Numba lowerings
 
 
@@ -800,3 +869,4 @@ slogdet_p.numba = _stacked_numba("slogdet_stack")
 eigh_p.numba = _eigh_numba
 qr_p.numba = _stacked_numba("qr_stack")
 svd_p.numba = _svd_numba
+lu_p.numba = _stacked_numba("lu_stack")

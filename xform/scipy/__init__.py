@@ -1,2 +1,3 @@
-"""scipy-compatible functions (`xform.scipy.special`) that work on arrays and under transforms."""
-from xform.scipy import special  # noqa: F401
+"""scipy-compatible functions (`xform.scipy.special`, `.stats`, `.linalg`) that work on arrays and
+under transforms."""
+from xform.scipy import linalg, special, stats  # noqa: F401

@@ -14,7 +14,7 @@ from collections import Counter
 
 from xform.core import (IR, Interpreter, Primitive, eval_ir, get_aval, is_float_dtype,
                         new_interpreter, using)
-from xform.primitives import elementwise, reductions
+from xform.primitives import elementwise, reductions, special
 
 
 class FlopCount(Counter):
@@ -33,7 +33,7 @@ def _family(module) -> set[Primitive]:
     return {p for p in vars(module).values() if isinstance(p, Primitive)}
 
 
-_ELEMENTWISE = _family(elementwise)
+_ELEMENTWISE = _family(elementwise) | _family(special)
 _REDUCTIONS = _family(reductions)
 _MOVES = {"select", "convert_element_type", "stop_gradient"}  # elementwise, but no arithmetic
 
@@ -74,6 +74,16 @@ def _solve(factor):
     return rule
 
 
+def _conv(ins, outs, dimension_numbers, **_):
+    """A multiply and an add per output element and kernel tap (input features x taps)."""
+    _, rhs_spec, _ = dimension_numbers
+    return 2 * outs[0].size * math.prod(ins[1].shape[d] for d in rhs_spec[1:])
+
+
+def _window(ins, outs, window_dimensions, **_):
+    return outs[0].size * math.prod(window_dimensions) if is_float_dtype(ins[0].dtype) else 0
+
+
 # Leading terms of the usual operation counts (Golub and Van Loan).
 _COSTS = {
     "dot_general": _dot_general,
@@ -85,6 +95,9 @@ _COSTS = {
     "eigh": _square(lambda n: 9 * n ** 3),
     "qr": _qr_svd(lambda m, n: 2 * m * n * n - 2 * n ** 3 // 3),
     "svd": _qr_svd(lambda m, n: 4 * m * n * n + 8 * n ** 3),
+    "lu": _square(lambda n: 2 * n ** 3 // 3),
+    "conv_general_dilated": _conv,
+    **{f"reduce_window_{kind}": _window for kind in ("sum", "max", "min")},
 }
 
 

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import IR, Eqn, Literal, Var
+from xform.core import IR, Eqn, Literal, Var, has_effect
 from xform.transforms import verify
 
 
 def dce(ir: IR) -> IR:
-    """Drop equations whose outputs nothing uses (all primitives are pure)."""
+    """Drop equations whose outputs nothing uses, unless their primitive has an effect."""
     live = set(ir.outs)  # literals among these and the inputs below are harmless
     kept = []
     for eqn in reversed(ir.eqns):
+        if has_effect(eqn.prim, eqn.params):
+            kept.append(eqn)
+            live.update(eqn.inputs)
+            continue
         for v in eqn.outputs:
             if v in live:
                 kept.append(eqn)
@@ -44,7 +48,8 @@ def _param_key(value):
 
 
 def cse(ir: IR) -> IR:
-    """Merge equations that apply the same primitive with the same params to the same inputs."""
+    """Merge equations that apply the same primitive with the same params to the same inputs
+    (equations with an effect all stay: each one happens)."""
     rename: dict[Var, Var] = {}
     seen: dict[tuple, list[Var]] = {}
     eqns = []
@@ -57,6 +62,9 @@ def cse(ir: IR) -> IR:
 
     for eqn in ir.eqns:
         inputs = [atom(a) for a in eqn.inputs]
+        if has_effect(eqn.prim, eqn.params):
+            eqns.append(Eqn(eqn.prim, inputs, eqn.outputs, eqn.params))
+            continue
         key = (eqn.prim.name, tuple(key_of(a) for a in inputs),
                tuple(sorted((k, _param_key(v)) for k, v in eqn.params.items())))
         prev = seen.get(key)
