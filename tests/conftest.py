@@ -4,6 +4,9 @@ import os
 
 # Verify every IR that tracing and the transformations produce (set before xform is imported).
 os.environ.setdefault("XFORM_VERIFY_IR", "1")
+# Compile before the first call returns, so that tests see the compiled program they ask for
+# (tests/test_tiered.py covers background compilation explicitly).
+os.environ.setdefault("XFORM_COMPILE", "sync")
 
 import numpy as np  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402

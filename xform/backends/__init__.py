@@ -8,27 +8,54 @@ from xform.core import IR, at_root, eval_ir
 from xform.higher_order.call import RUNNERS
 
 BACKENDS = ("numba", "interpreter")
+COMPILE_MODES = ("background", "sync", "never")
 
 
-def executable(ir: IR, backend: str) -> Callable[[list], list]:
-    """A callable running `ir` on a list of concrete arrays, built once per (ir, backend)."""
-    key = ("executable", backend)
-    exe = ir.derived.get(key)
+def runner_key(backend: str, compile: str | None) -> str:
+    """The name a `call` equation runs its IR by: "interpreter", or "numba" with a compile
+    mode ("numba" alone: the mode of XFORM_COMPILE when the program is first run)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"jit backend must be one of {BACKENDS}, got {backend!r}")
+    if compile is not None and compile not in COMPILE_MODES:
+        raise ValueError(f"jit: compile must be one of {COMPILE_MODES}, got {compile!r}")
+    if backend == "interpreter" or compile == "never":
+        return "interpreter"
+    return backend if compile is None else f"{backend}:{compile}"
+
+
+def default_compile_mode() -> str:
+    """XFORM_COMPILE: "background" (the default), "sync" or "never"."""
+    mode = os.environ.get("XFORM_COMPILE", "").strip().lower() or "background"
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"XFORM_COMPILE must be one of {COMPILE_MODES}, got {mode!r}")
+    return mode
+
+
+def executable(ir: IR, key: str) -> Callable[[list], list]:
+    """A callable running `ir` on a list of concrete arrays, built once per (ir, runner key);
+    see `runner_key`."""
+    exe = ir.derived.get(("executable", key))
     if exe is None:
-        if backend == "interpreter":
-            exe = _interpreted(ir)
-        else:
+        backend, _, mode = key.partition(":")
+        mode = "never" if backend == "interpreter" else mode or default_compile_mode()
+        if mode == "never":
+            exe = interpreted(ir)
+        elif mode == "sync":
             from xform.backends.numba import compile_ir
             exe = compile_ir(ir)
-        ir.derived[key] = exe
+        else:
+            from xform.backends.tiered import TieredProgram
+            exe = TieredProgram(ir)
+        ir.derived[("executable", key)] = exe
     return exe
 
 
-for _name in BACKENDS:  # how the call primitive runs an IR on each backend
-    RUNNERS[_name] = lambda ir, backend=_name: executable(ir, backend)
+for _name in BACKENDS:  # how the call primitive runs an IR, by its runner key
+    RUNNERS[_name] = executable
 
 
-def _interpreted(ir: IR) -> Callable[[list], list]:
+def interpreted(ir: IR) -> Callable[[list], list]:
+    """A callable running `ir` on the interpreter."""
     def run(args):
         with at_root():
             return eval_ir(ir, args)

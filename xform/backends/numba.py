@@ -5,10 +5,12 @@ directory, so that Numba's on-disk cache lets a second process skip compilation.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import sys
+import tempfile
 import warnings
 from typing import Callable
 
@@ -23,48 +25,86 @@ from xform.core import IR, Literal, Var, at_root, eval_ir
 _modules: dict[str, object] = {}
 
 
+def module_name(source: str) -> str:
+    """The content-addressed module name of generated source."""
+    return "xform_gen_" + hashlib.sha256(source.encode()).hexdigest()[:24]
+
+
+def write_source(directory: str, name: str, text: str) -> str:
+    """The path of `name`.py in `directory` holding exactly `text`, (re)written atomically
+    when it is missing or differs (a truncated or damaged file is replaced)."""
+    path = os.path.join(directory, name + ".py")
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return path
+    except (OSError, UnicodeDecodeError):
+        pass
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def import_path(name: str, path: str):
+    """Import the generated module `name` from the file `path`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # Numba's cache re-imports it by name when loading
+    spec.loader.exec_module(module)
+    return module
+
+
+def _in_memory(name: str, text: str):
+    module = type(sys)(name)
+    exec(compile(text, f"<xform {name}>", "exec"), module.__dict__)
+    return module
+
+
 def _load_module(source: str):
-    """Import the generated source from a content-addressed file (or exec it, cache off)."""
-    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    mod_name = f"xform_gen_{digest}"
-    module = _modules.get(mod_name)
+    """Import the generated source from a content-addressed file in the cache directory, or
+    exec it in memory when the cache is off or cannot be written (with one warning)."""
+    name = module_name(source)
+    module = _modules.get(name)
     if module is not None:
         return module
     directory = cache_dir()
-    header = f"CACHE = {directory is not None}\n"
     if directory is None:
-        module = type(sys)(mod_name)
-        exec(compile(header + source, f"<xform {mod_name}>", "exec"), module.__dict__)
+        module = _in_memory(name, "CACHE = False\n" + source)
     else:
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, mod_name + ".py")
-        if not os.path.exists(path):
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w") as f:
-                f.write(header + source)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(mod_name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module  # Numba's cache re-imports it by name when loading
-        spec.loader.exec_module(module)
-    _modules[mod_name] = module
+        try:
+            module = import_path(name, write_source(directory, name, "CACHE = True\n" + source))
+        except OSError as exc:
+            _warn_once(f"jit: the compile cache {directory!r} cannot be written ({exc}); "
+                       "compiled programs are kept in memory only (set XFORM_CACHE_DIR to a "
+                       "writable directory, or to 'off')")
+            module = _in_memory(name, "CACHE = False\n" + source)
+    _modules[name] = module
     return module
 
 
 def _clear_cached_code(module):
-    """Delete Numba's cache files of a generated module (used when they are unreadable)."""
+    """Delete Numba's cache files of a generated module (used when they are unreadable),
+    wherever Numba keeps them (beside the source, or under NUMBA_CACHE_DIR)."""
     path = getattr(module, "__file__", None)
     if not path:
         return
-    pycache = os.path.join(os.path.dirname(path), "__pycache__")
+    cache = getattr(getattr(module, "kernel", None), "_cache", None)
+    directory = getattr(cache, "_cache_path", None) or os.path.join(os.path.dirname(path),
+                                                                    "__pycache__")
     stem = os.path.splitext(os.path.basename(path))[0]
-    if os.path.isdir(pycache):
-        for name in os.listdir(pycache):
+    if os.path.isdir(directory):
+        for name in os.listdir(directory):
             if name.startswith(stem + "."):
-                try:
-                    os.remove(os.path.join(pycache, name))
-                except OSError:
-                    pass
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(directory, name))
 
 
 stats = {"compiled": 0, "loaded": 0}  # programs compiled vs loaded from the disk cache
@@ -75,8 +115,8 @@ class CompiledProgram:
     array inputs become scalars, scalar results become numpy scalars of the right dtype, and
     literal outputs (which the kernel does not return) are put back."""
 
-    def __init__(self, ir: IR):
-        source, self.consts, buffers = generate(ir)
+    def __init__(self, ir: IR, generated: tuple | None = None):
+        source, self.consts, buffers = generated or generate(ir)
         self.source, self.in_avals, self.buffers = source, ir.in_avals, buffers
         self.module = _load_module(source)
         self.kernel = self.module.kernel
@@ -93,11 +133,7 @@ class CompiledProgram:
     def compile(self):
         """Compile (or load from the disk cache) now, for contiguous arguments of the IR's
         avals, rather than at the first call."""
-        from numba import typeof
-        examples = [*self.consts, *(np.empty(shape, dtype) for shape, dtype in self.buffers),
-                    *(np.zeros(a.shape, a.dtype)[()] if a.shape == () else
-                      np.empty(a.shape, a.dtype) for a in self.in_avals)]
-        signature = tuple(typeof(x) for x in examples)
+        signature = numba_signature(argument_specs(self.consts, self.buffers, self.in_avals))
         self._loaded(lambda: self.kernel.compile(signature))
         self._bind_wrapper()
 
@@ -132,6 +168,35 @@ class CompiledProgram:
         exec(self.wrapper_source, namespace)
         self.run = namespace["run"]
         return self.run
+
+
+def argument_specs(consts: list, buffers: list[tuple], in_avals: list) -> list[tuple]:
+    """A kernel's arguments as Numba types them, in a picklable form: (shape, dtype, layout,
+    writeable) of an array, (None, dtype) of a scalar; inputs are taken contiguous."""
+    def spec(x):
+        layout = "C" if x.flags.c_contiguous else "F" if x.flags.f_contiguous else "A"
+        return (x.shape, x.dtype.str, layout, x.flags.writeable)
+    return [*map(spec, consts), *((shape, np.dtype(dtype).str, "C", True)
+                                  for shape, dtype in buffers),
+            *((None, a.dtype.str) if a.shape == () else (a.shape, a.dtype.str, "C", True)
+              for a in in_avals)]
+
+
+def numba_signature(specs: list[tuple]) -> tuple:
+    """The Numba types of arguments described by `CompiledProgram.argument_specs`."""
+    from numba import typeof
+
+    def example(spec):
+        if spec[0] is None:
+            return np.zeros((), spec[1])[()]
+        shape, dtype, layout, writeable = spec
+        if layout == "A":  # a strided view: every other element of a larger array
+            x = np.empty((*shape[:-1], 2 * shape[-1]), dtype)[..., ::2]
+        else:
+            x = np.empty(shape, dtype, order=layout)
+        x.flags.writeable = writeable
+        return x
+    return tuple(typeof(example(s)) for s in specs)
 
 
 def _wrapper_source(ir: IR, n_consts: int, buffers: list[tuple]) -> str:
@@ -172,17 +237,19 @@ def _looks_like_cache_failure(exc: Exception) -> bool:
 _warned: set[str] = set()
 
 
+def _warn_once(msg: str) -> None:
+    if msg not in _warned:
+        _warned.add(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=4)
+
+
 def compile_ir(ir: IR) -> Callable[[list], list]:
     """A callable running `ir` compiled by Numba; an IR with an unsupported primitive runs in
     the interpreter instead, with a warning naming the primitive."""
     try:
         return CompiledProgram(ir)
     except Unsupported as exc:
-        msg = str(exc)
-        if msg not in _warned:
-            _warned.add(msg)
-            warnings.warn(f"jit: {msg}; this program runs in the interpreter instead",
-                          RuntimeWarning, stacklevel=3)
+        _warn_once(f"jit: {exc}; this program runs in the interpreter instead")
 
         def run(args):
             with at_root():

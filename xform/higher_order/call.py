@@ -14,8 +14,9 @@ from xform.transforms.derive import batch_call, linearize_ir, transpose_call
 
 call_p = Primitive("call")
 
-# backend name -> (closed IR -> callable running it on a list of arrays); see xform.backends
-RUNNERS: dict[str, Callable[[IR], Callable[[list], list]]] = {}
+# backend name -> ((closed IR, runner key) -> callable running it on a list of arrays); the
+# runner key is the `backend` param: a backend name, optionally with ":<compile mode>"
+RUNNERS: dict[str, Callable[[IR, str], Callable[[list], list]]] = {}
 
 
 def call(ir: IR, args, name: str, backend: str) -> list:
@@ -24,7 +25,7 @@ def call(ir: IR, args, name: str, backend: str) -> list:
 
 
 def _call_impl(*args, ir, name, backend):
-    return RUNNERS[backend](ir)(list(args))
+    return RUNNERS[backend.partition(":")[0]](ir, backend)(list(args))
 
 
 def _call_abstract_eval(*avals, ir, name, backend):
