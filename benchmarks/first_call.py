@@ -1,7 +1,8 @@
 """First-call latency in a fresh process: import the library, build and run jit(value_and_grad).
 
-Run as `python -m benchmarks.first_call KIT [BACKEND]` (KIT is xform-jit or jax-jit); prints
-JSON with the seconds from just before the library import to the first result, and the loss.
+Run as `python -m benchmarks.first_call KIT CALLS [BACKEND]` (KIT is an xform-jit kit or
+jax-jit); prints JSON with the seconds from just before the library import to the CALLS-th
+result, and the loss.
 `probe()` is the parent side: it runs that in a new process and returns the pair.
 """
 from __future__ import annotations
@@ -16,28 +17,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _child(kit_name: str, backend: str | None) -> dict:
+def _child(kit_name: str, calls: int, backend: str | None) -> dict:
     from benchmarks import models, workloads
     data = models.classification_data()
     start = time.perf_counter()
     from benchmarks import kits
     kit = kits.load(kit_name, backend)
     thunk = workloads.value_and_grad_recipe(kit, data)
-    value, _ = thunk()
+    for _ in range(calls):
+        value, _ = thunk()
     return {"seconds": time.perf_counter() - start, "value": float(value)}
 
 
-def probe(kit_name: str, backend: str | None, cache_dir: str | None,
+def probe(kit_name: str, backend: str | None, cache_dir: str | None, calls: int = 1,
           timeout: float = 600.0) -> tuple[float, float]:
-    """(seconds, loss) of one fresh-process first call; `cache_dir` holds xform's and Numba's
-    on-disk caches (XFORM_CACHE_DIR and NUMBA_CACHE_DIR)."""
+    """(seconds, loss) of a fresh process's first `calls` calls; `cache_dir` holds xform's and
+    Numba's on-disk caches (XFORM_CACHE_DIR and NUMBA_CACHE_DIR)."""
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     if cache_dir is not None:
         # Numba's own cache (of xform's helper kernels too) starts from the same state.
         env["XFORM_CACHE_DIR"] = cache_dir
         env["NUMBA_CACHE_DIR"] = os.path.join(cache_dir, "numba")
-    cmd = [sys.executable, "-m", "benchmarks.first_call", kit_name, *([backend] if backend else [])]
+    cmd = [sys.executable, "-m", "benchmarks.first_call", kit_name, str(calls),
+           *([backend] if backend else [])]
     proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
     if proc.returncode:
@@ -48,4 +51,5 @@ def probe(kit_name: str, backend: str | None, cache_dir: str | None,
 
 
 if __name__ == "__main__":
-    print(json.dumps(_child(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)))
+    print(json.dumps(_child(sys.argv[1], int(sys.argv[2]),
+                            sys.argv[3] if len(sys.argv) > 3 else None)))

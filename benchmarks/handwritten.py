@@ -119,6 +119,11 @@ def rosenbrock_hessian(x):
     return np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
 
 
+def elementwise(x):
+    """models.elementwise in numpy: one pass per operation, then a pairwise sum."""
+    return np.sum(np.tanh(x) * np.sin(x) + np.exp(-x * x))
+
+
 def elementwise_grad(x):
     """The gradient of models.elementwise in closed form, one numpy pass per operation."""
     t = np.tanh(x)
@@ -128,6 +133,14 @@ def elementwise_grad(x):
 def scalar_grad_closed_form(x):
     """The derivative of models.scalar_fun: cos(x)·x + sin(x) + 2x."""
     return math.cos(x) * x + math.sin(x) + 2.0 * x
+
+
+def _elementwise_loop(x):
+    total = 0.0
+    for i in range(x.size):
+        v = x[i]
+        total += math.tanh(v) * math.sin(v) + math.exp(-v * v)
+    return total
 
 
 def _elementwise_grad_loop(x):
@@ -140,7 +153,9 @@ def _elementwise_grad_loop(x):
 
 
 def numba_kernels():
-    """{'scalar_grad', 'elementwise_grad'} compiled with numba.njit (one fused loop each)."""
+    """{'scalar_grad', 'elementwise', 'elementwise_grad'} compiled with numba.njit (one fused
+    loop each)."""
     import numba
     return {"scalar_grad": numba.njit(scalar_grad_closed_form),
+            "elementwise": numba.njit(_elementwise_loop),
             "elementwise_grad": numba.njit(_elementwise_grad_loop)}

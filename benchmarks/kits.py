@@ -56,13 +56,13 @@ def _cnn_ops(lax, numpy) -> dict:
             "reshape": numpy.reshape}
 
 
-def _xform(jitted: bool, backend: str | None) -> Kit:
+def _xform(jitted: bool, backend: str | None, compile: str = "sync") -> Kit:
     import xform as xf
     import xform.numpy as xnp
     from xform.scipy.special import logsumexp
     ops = SimpleNamespace(tanh=xnp.tanh, sin=xnp.sin, cos=xnp.cos, exp=xnp.exp, sum=xnp.sum,
                           mean=xnp.mean, logsumexp=logsumexp, **_cnn_ops(xf.lax, xnp))
-    jit = functools.partial(xf.jit, backend=backend) if jitted else _identity
+    jit = functools.partial(xf.jit, backend=backend, compile=compile) if jitted else _identity
     return Kit(ops, xf.grad, xf.value_and_grad, xf.hessian, xf.vmap, jit, _identity, _identity)
 
 
@@ -122,7 +122,8 @@ def _torch() -> Kit:
 
 _FACTORIES: dict[str, Callable[[str | None], Kit]] = {
     "xform-interp": lambda backend: _xform(False, backend),
-    "xform-jit": lambda backend: _xform(True, backend),
+    "xform-jit": lambda backend: _xform(True, backend),  # compiled before the first call
+    "xform-jit-background": lambda backend: _xform(True, backend, "background"),  # the default
     "jax-jit": lambda backend: _jax(True),
     "jax-eager": lambda backend: _jax(False),
     "autograd": lambda backend: _autograd(),

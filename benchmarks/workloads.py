@@ -165,23 +165,24 @@ def _floor_note(data: dict, cells: dict) -> str:
             f"{moved / floor.seconds / 1e9:.1f} GB/s that takes {floor.seconds * 1e3:.2f} ms")
 
 
-def _first_call(kit: str, warm: bool):
-    """A probe of first-call latency in fresh processes, with cold or warm on-disk caches.
+def _first_call(kit: str, warm: bool, calls: int = 1):
+    """A probe of the time to the `calls`-th result in fresh processes, with cold or warm
+    on-disk caches.
 
     Every call of the probe is a measurement, the first one included.
     """
     def make(data, opts):
         if not kit.startswith("xform"):
-            return lambda: first_call.probe(kit, opts.backend, None)
+            return lambda: first_call.probe(kit, opts.backend, None, calls)
         if warm:
             cache = tempfile.mkdtemp(prefix="warm-cache-", dir=opts.workdir)
-            first_call.probe(kit, opts.backend, cache)  # fills the cache
-            return lambda: first_call.probe(kit, opts.backend, cache)
+            first_call.probe(kit, opts.backend, cache, calls)  # fills the cache
+            return lambda: first_call.probe(kit, opts.backend, cache, calls)
 
         def cold():
             cache = tempfile.mkdtemp(prefix="cold-cache-", dir=opts.workdir)
             try:
-                return first_call.probe(kit, opts.backend, cache)
+                return first_call.probe(kit, opts.backend, cache, calls)
             finally:
                 shutil.rmtree(cache, ignore_errors=True)
         return cold
@@ -221,6 +222,7 @@ _forward = _recipe(lambda k, f: k.jit(f), models.mlp_loss, "params", "x", "y")
 _scalar_grad = _recipe(lambda k, f: k.jit(k.grad(f)), models.scalar_fun, "x")
 _per_example_vmap = _recipe(_per_example, models.example_loss, "params", "x", "y")
 _hessian = _recipe(lambda k, f: k.jit(k.hessian(f)), models.rosenbrock, "x")
+_elementwise = _recipe(lambda k, f: k.jit(f), models.elementwise, "x")
 _elementwise_grad = _recipe(lambda k, f: k.jit(k.grad(f)), models.elementwise, "x")
 _cnn_value_and_grad = _recipe(lambda k, f: k.jit(k.value_and_grad(f)), models.cnn_loss,
                               "params", "x", "y")
@@ -285,6 +287,17 @@ WORKLOADS: tuple[Workload, ...] = (
         + _peer_impls(_hessian, "{lib}.hessian(f)"),
         expected=_on(handwritten.rosenbrock_hessian, "x"), tol=1e-12),
     Workload(
+        "elementwise_forward", "5", "fused elementwise sum",
+        "sum(tanh(x)·sin(x) + exp(-x²)) itself (the forward pass of the gradient below), 10^6 "
+        "float64 values (10^5 with --quick); numpy is one pass per operation and np.sum, numba "
+        "a serial loop of libm calls; JAX is jax.jit",
+        _elementwise_data,
+        _xform_impls(_elementwise, "f")
+        + (_hand("numpy", handwritten.elementwise, "numpy, one pass per operation", "x"),
+           _numba("elementwise", "numba.njit(serial loop)", "x"))
+        + _peer_impls(_elementwise, "f", autograd=False),
+        expected=_on(handwritten.elementwise, "x"), tol=1e-12),
+    Workload(
         "elementwise_grad", "5", "fused elementwise grad",
         "grad of sum(tanh(x)·sin(x) + exp(-x²)), 10^6 float64 values (10^5 with --quick); "
         "numpy and numba are the closed form; floor is the memory-traffic floor",
@@ -301,13 +314,29 @@ WORKLOADS: tuple[Workload, ...] = (
         "first_call", "6", "first call, fresh process",
         "import + trace + compile + run of jit(value_and_grad(loss)) for the row-1 MLP in a new "
         "process; cold: empty XFORM_CACHE_DIR and NUMBA_CACHE_DIR, warm: those of an earlier "
-        "process",
+        "process, both compiled before the first call returns (compile='sync'); background: "
+        "the default, the first call interpreted while a worker process compiles, cold caches",
         _mlp_data,
-        (Impl("cold", "xform", "xf.jit(xf.value_and_grad(loss)), empty cache",
+        (Impl("background", "xform", "xf.jit(xf.value_and_grad(loss)), empty cache",
+              _first_call("xform-jit-background", warm=False)),
+         Impl("cold", "xform", "xf.jit(xf.value_and_grad(loss), compile='sync'), empty cache",
               _first_call("xform-jit", warm=False)),
          Impl("warm", "xform", "xf.jit(xf.value_and_grad(loss)), cache of an earlier run",
               _first_call("xform-jit", warm=True)),
          Impl("JAX", "peer", "jax.jit(jax.value_and_grad(loss))", _first_call("jax-jit", False))),
+        expected=lambda d: float(handwritten.mlp_loss(d["params"], d["x"], d["y"])), tol=1e-4,
+        fresh=True),
+    Workload(
+        "hundred_calls", "6b", "100 calls, fresh process",
+        "import + the first 100 calls of jit(value_and_grad(loss)) for the row-1 MLP in a new "
+        "process with cold caches: background is the default compile mode, sync compiles first",
+        _mlp_data,
+        (Impl("background", "xform", "100 calls of xf.jit(xf.value_and_grad(loss)), empty cache",
+              _first_call("xform-jit-background", warm=False, calls=100)),
+         Impl("sync", "xform", "the same with compile='sync', empty cache",
+              _first_call("xform-jit", warm=False, calls=100)),
+         Impl("JAX", "peer", "100 calls of jax.jit(jax.value_and_grad(loss))",
+              _first_call("jax-jit", False, calls=100))),
         expected=lambda d: float(handwritten.mlp_loss(d["params"], d["x"], d["y"])), tol=1e-4,
         fresh=True),
     Workload(
@@ -360,6 +389,10 @@ RATIOS: tuple[Ratio, ...] = (
           ("per_example", "jit loop")),
     Ratio("Rosenbrock Hessian, jit ÷ JAX jit", ("rosenbrock_hessian", "jit"),
           ("rosenbrock_hessian", "JAX"), 1.0),
+    Ratio("fused elementwise sum, jit ÷ JAX jit", ("elementwise_forward", "jit"),
+          ("elementwise_forward", "JAX"), 1.0),
+    Ratio("fused elementwise, grad ÷ forward, jit", ("elementwise_grad", "jit"),
+          ("elementwise_forward", "jit")),
     Ratio("fused elementwise grad, jit ÷ JAX jit", ("elementwise_grad", "jit"),
           ("elementwise_grad", "JAX"), 1.0),
     Ratio("fused elementwise grad, jit ÷ memory-traffic floor", ("elementwise_grad", "jit"),
@@ -368,7 +401,13 @@ RATIOS: tuple[Ratio, ...] = (
           ("cnn_value_and_grad", "JAX"), 2.0),
     Ratio("CNN value_and_grad, jit ÷ hand-written numpy", ("cnn_value_and_grad", "jit"),
           ("cnn_value_and_grad", "numpy")),
-    Ratio("first call, cold cache ÷ JAX", ("first_call", "cold"), ("first_call", "JAX"), 1.0),
-    Ratio("first call, warm cache ÷ JAX", ("first_call", "warm"), ("first_call", "JAX"), 0.5),
+    Ratio("first call, background compile (default) ÷ JAX", ("first_call", "background"),
+          ("first_call", "JAX"), 1.0),
+    Ratio("100 calls from a cold start, background ÷ JAX", ("hundred_calls", "background"),
+          ("hundred_calls", "JAX"), 1.0),
+    Ratio("first call, cold cache, sync compile ÷ JAX", ("first_call", "cold"),
+          ("first_call", "JAX")),
+    Ratio("first call, warm cache, sync compile ÷ JAX", ("first_call", "warm"),
+          ("first_call", "JAX"), 0.5),
     Ratio("first call, warm ÷ cold cache", ("first_call", "warm"), ("first_call", "cold")),
 )

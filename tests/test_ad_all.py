@@ -110,8 +110,9 @@ def _convert(x):
 
 
 def _times_words(name, x, n):
-    """x times the (piecewise constant) words that uint32 operands made from x hash to."""
-    words = bind("convert_element_type", bind("floor", bind("mul", bind("abs", x), 1e3)),
+    """x times the (piecewise constant) words that uint32 operands made from x hash to; the
+    words change at multiples of 0.5, which the "offgrid" domain keeps well away from."""
+    words = bind("convert_element_type", bind("floor", bind("mul", bind("abs", x), 2.0)),
                  new_dtype=np.dtype(np.uint32))
     out = registry[name].bind(*[words] * n)[0]
     return bind("mul", x, bind("convert_element_type", out, new_dtype=np.dtype(np.float64)))
@@ -225,8 +226,8 @@ AD_TABLE = {
     "igammac": _in_last_operand("igammac", first_order_in_all=True),
     "igamma_grad_a": _in_last_operand("igamma_grad_a"),
     "betainc": _in_last_operand("betainc"),
-    "bitwise_xor": composite(lambda x: _times_words("bitwise_xor", x, 2), "real"),
-    "threefry2x32": composite(lambda x: _times_words("threefry2x32", x, 4), "real"),
+    "bitwise_xor": composite(lambda x: _times_words("bitwise_xor", x, 2), "offgrid"),
+    "threefry2x32": composite(lambda x: _times_words("threefry2x32", x, 4), "offgrid"),
     # A callback contributes no derivative: the function around it is differentiated alone.
     "debug_callback": composite(lambda x: (bind_all("debug_callback", x, callback=NO_OP,
                                                     batch_ndim=0), bind("sin", x))[1], "real"),

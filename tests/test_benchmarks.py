@@ -94,7 +94,8 @@ def test_measure_interleaved_keeps_going_after_an_error():
 
 def test_only_selects_rows_or_explains():
     assert [w.row for w in run._selected("2")] == ["2a", "2b"]
-    assert [w.key for w in run._selected("per_example,6")] == ["per_example", "first_call"]
+    assert [w.key for w in run._selected("per_example,6")] == ["per_example", "first_call",
+                                                              "hundred_calls"]
     with pytest.raises(SystemExit, match="selects no workload"):
         run._selected("99")
 

@@ -2,19 +2,23 @@
 per-example gradients equal to a loop."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_example(name: str) -> str:
-    """Run examples/<name> in a fresh interpreter and return its standard output."""
+def run_example(name: str, *args: str) -> str:
+    """Run examples/<name> (with command-line `args`) in a fresh interpreter and return its
+    standard output."""
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
@@ -63,6 +67,38 @@ def test_stax_classifier_learns():
     out = run_example("stax_classifier.py")
     assert number_after("Test set accuracy", out) >= 0.9
     assert "params dtype: float32" in out
+
+
+def test_seeds(tmp_path):
+    out = run_example("seeds.py", str(tmp_path))
+    assert "v̇₁ = −sin(v₋₁)·v̇₋₁" in out and "v̄₀ = v̄₀ + v̄₂·v₋₁" in out
+    assert number_after("dy/dx1 =", out) == -np.sin(2.0) + 4.0
+    assert "dy/dx1 = 5.5 (exact 5.5), dy/dx2 = 1.7163378145367738" in out
+    rows = [line.split() for line in out.splitlines() if re.match(r"\s+1000\s", line)]
+    forward, reverse = (int(x.replace(",", "")) for x in rows[0][1:3])
+    assert forward > 500 * reverse  # n passes against one
+    errors = [float(line.split()[1]) for line in out.splitlines() if re.match(r"\s+1e-", line)]
+    assert min(errors) < 1e-7 < errors[0] and errors[-1] > 1e-3  # truncation, then rounding
+    for name in ("example1_graph", "example2_vjp_graph"):
+        assert (tmp_path / f"{name}.dot").read_text().startswith("digraph")
+        if shutil.which("dot"):
+            assert b"<svg" in (tmp_path / f"{name}.svg").read_bytes()[:400]
+
+
+def test_taylor_ode():
+    out = run_example("taylor_ode.py")
+    taylor = number_after("max error of the order-8 Taylor method:", out)
+    assert taylor < 1e-7 and 100 * taylor < number_after("max error of rk4 at the same step:",
+                                                         out)
+
+
+def test_sparse_newton():
+    out = run_example("sparse_newton.py")
+    assert number_after("variables:", out) == 100_000
+    assert number_after("colours:", out) == 3
+    assert number_after("Hessian non-zeros:", out) == 3 * 100_000 - 2
+    assert number_after("newton iterations:", out) < 30
+    assert number_after("max |x - 1|:", out) < 1e-6
 
 
 if __name__ == "__main__":

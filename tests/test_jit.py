@@ -282,3 +282,35 @@ def test_vmap_of_every_primitive_under_jit(name, backend, data):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no silent fallback
         check_vmap_against_loop(name, data, lambda f: xf.jit(f, backend=backend))
+
+
+@pytest.mark.parametrize("backend", ["numba", "interpreter"])
+@pytest.mark.parametrize("closed", [np.ones(4), np.arange(4.0)], ids=["uniform", "varied"])
+def test_closed_over_arrays_are_captured_when_traced(backend, closed):
+    """Mutating an array after the first call changes nothing, whether or not its values are
+    all equal (uniform arrays used to be folded, others read at every call)."""
+    c = closed.copy()
+    f = xf.jit(lambda x: xnp.sum(x * c), backend=backend)
+    x = np.arange(4.0) + 1
+    before, grad_before = f(x), xf.grad(f)(x)
+    c *= 10
+    assert f(x) == before == float(np.sum(x * closed))
+    np.testing.assert_array_equal(xf.grad(f)(x), grad_before)
+
+
+def test_a_function_called_with_ever_new_shapes_keeps_a_bounded_number_of_programs(
+        monkeypatch):
+    import gc
+    import weakref
+
+    from xform import api
+    monkeypatch.setattr(api, "JIT_SIGNATURES", 4)
+    f = xf.jit(lambda x: xnp.sum(xnp.cos(x) * 3.0), backend="interpreter")
+    f(np.ones(1))
+    first = weakref.ref(f.lower(np.ones(1)).ir.derived[("executable", "interpreter")])
+    for n in range(1, 12):
+        assert f(np.ones(n)) == pytest.approx(3 * n * np.cos(1.0))
+    assert f._cache_size() == 4
+    gc.collect()
+    assert first() is None  # the oldest signature's program was released
+    assert f(np.ones(1)) == pytest.approx(3 * np.cos(1.0))  # and is traced again when needed

@@ -15,14 +15,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "xform"
 # Each unit is a package or a top-level module of xform; its layer may import from its own
 # and the lower layers only.
 LAYERS = [
-    {"core", "tree", "tree_util"},
+    {"core", "tree", "tree_util", "irgraph"},
     {"primitives"},
     {"transforms"},
     {"higher_order"},
     {"backends"},
-    {"numpy", "scipy", "lax", "lax_ops", "custom", "nn", "debug", "random"},
+    {"numpy", "scipy", "lax", "lax_ops", "custom", "nn", "debug", "random", "sparse"},
     {"api", "optim", "test_util", "__init__", "example_libraries", "staging", "devices",
-     "config"},
+     "config", "derivative_helpers", "pictures", "taylor", "dask"},
 ]
 LAYER = {unit: k for k, units in enumerate(LAYERS) for unit in units}
 

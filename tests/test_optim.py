@@ -469,7 +469,7 @@ def test_minimize_reports_divergence():
 
 
 def test_minimize_progress(capsys):
-    optim.minimize(rosenbrock, np.array([-1.2, 1.0]), method="bfgs", progress=True, **INTERP)
+    optim.minimize(rosenbrock, np.array([-1.2, 1.0]), method="bfgs", progress=10, **INTERP)
     out = capsys.readouterr().out
     assert "minimize(bfgs) iter      0" in out and "converged" in out
     optim.minimize(rosenbrock, np.array([-1.2, 1.0]), method="bfgs", **INTERP)

@@ -5,6 +5,7 @@ from xform.api import (  # noqa: F401
                        grad,
                        hessian,
                        jacfwd,
+                       jacobian,
                        jacrev,
                        jit,
                        jvp,
@@ -23,5 +24,11 @@ from xform.custom import checkpoint_policies  # noqa: F401,E402
 from xform.devices import (block_until_ready, default_backend, device_count,  # noqa: F401,E402
                            device_get, device_put, devices, local_device_count, local_devices)
 from xform.staging import ShapeDtypeStruct, eval_shape, linear_transpose  # noqa: F401,E402
+from xform.taylor import (derivatives, hessian_diag, jet, laplacian,  # noqa: F401,E402
+                          taylor_coefficients)
+from xform.sparse import hessian_sparsity, sparsity  # noqa: F401,E402
+from xform.pictures import trace_table  # noqa: F401,E402
+from xform.derivative_helpers import (elementwise_grad, hessian_tensor_product,  # noqa: F401,E402
+                                      hessian_vector_product, hvp, make_jaxpr)
 
 __version__ = "0.1.0"

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from typing import Callable
 
 import numpy as np
 
 from xform import tree
-from xform.backends import BACKENDS, executable
-from xform.core import (IR, Tracer, Zero, eval_ir, get_aval, instantiate, is_eager, trace_closed,
-                        typed_key)
+from xform.backends import executable, runner_key
+from xform.core import (IR, Tracer, Zero, eval_ir, get_aval, instantiate, is_eager,
+                        is_float_dtype, trace_closed, typed_key)
 from xform.higher_order.call import call
 from xform.primitives.elementwise import convert, stop_gradient_p
 from xform.primitives.structural import reshape, slice_
+from xform.sparse import sparse_hessian, sparse_jacobian
 from xform.transforms import verify
 from xform.transforms.flops import FlopCount, count_ir
 from xform.transforms.jvp import jvp_flat
@@ -121,6 +123,12 @@ def _argnums(argnums, nargs, name):
     return tuple(a % nargs for a in nums), many
 
 
+def _per_argnum(values, unique, nums):
+    """Results computed once per distinct argnum (`unique`) repeated as `nums` names them, so
+    that argnums=(0, 0) gives the derivative with respect to argument 0 twice."""
+    return tuple(values[unique.index(i)] for i in nums)
+
+
 @functools.lru_cache(maxsize=256)
 def _is_floating(dtype) -> bool:
     """np.issubdtype(dtype, np.floating), remembered: it is slow and asked on every call."""
@@ -146,6 +154,10 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     >>> xf.jvp(xnp.sin, (0.0,), (2.0,))
     (0.0, 2.0)
     """
+    if not (isinstance(primals, (tuple, list)) and isinstance(tangents, (tuple, list))):
+        raise TypeError("jvp: primals and tangents must be tuples or lists with one entry per "
+                        f"positional argument of the function, got {type(primals).__name__} "
+                        f"and {type(tangents).__name__}; write xf.jvp(f, (x,), (t,))")
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise TypeError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
@@ -153,18 +165,30 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     t_leaves, t_tree = tree.flatten(list(tangents))
     if t_tree != flat.in_tree:
         raise TypeError(f"jvp: tangents have structure {t_tree}, primals {flat.in_tree}")
-    for p, t in zip(flat.leaves, t_leaves):
-        if get_aval(p).shape != get_aval(t).shape:
-            raise TypeError(f"jvp: a tangent of shape {get_aval(t).shape} was given for a "
-                            f"primal of shape {get_aval(p).shape}")
-    ts = [t if np.issubdtype(get_aval(p).dtype, np.inexact) else Zero(get_aval(p))
-          for p, t in zip(flat.leaves, t_leaves)]
+    ts = [_tangent_like(t, p, "jvp") if np.issubdtype(get_aval(p).dtype, np.inexact)
+          else Zero(get_aval(p)) for p, t in zip(flat.leaves, t_leaves)]
     p_out, t_out = jvp_flat(flat, flat.leaves, ts)
     n = len(p_out) - flat.n_aux
     t_out = list(map(instantiate, t_out[:n]))
     out, aux = flat.split(p_out)
     t_tree_out = tree.unflatten(flat.out_tree, t_out)
     return (out, t_tree_out, aux) if has_aux else (out, t_tree_out)
+
+
+def _tangent_like(t, p, name):
+    """Tangent `t` for the floating primal `p`, cast to its dtype; a TypeError naming the
+    expected shape and dtype if `t` has another shape or is not floating."""
+    ta, pa = get_aval(t), get_aval(p)
+    if not _is_floating(pa.dtype):
+        raise TypeError(f"{name}: differentiating with respect to a complex input (dtype "
+                        f"{pa.dtype}) is not supported; pass its real and imaginary parts as "
+                        "separate floating-point inputs")
+    if ta.shape != pa.shape or not is_float_dtype(ta.dtype):
+        raise TypeError(f"{name}: a tangent of shape {ta.shape} and dtype {ta.dtype} was given "
+                        f"for a primal of shape {pa.shape} and dtype {pa.dtype}; each tangent "
+                        "needs its primal's shape and a floating dtype (it is cast to "
+                        f"{pa.dtype})")
+    return _cast_like(t, p)
 
 
 def linearize(fun: Callable, *primals):
@@ -180,6 +204,7 @@ def linearize(fun: Callable, *primals):
         if t_tree != flat.in_tree:
             raise TypeError(f"f_jvp: tangents have structure {t_tree}, expected "
                             f"{flat.in_tree}")
+        t_leaves = [_tangent_like(t, p, "linearize's f_jvp") for t, p in zip(t_leaves, flat.leaves)]
         return tree.unflatten(out_tree, eval_ir(ir, [*consts, *t_leaves]))
     return out, f_jvp
 
@@ -223,16 +248,21 @@ def _cast_like(c, o):
     return np.asarray(c, dt)
 
 
-def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
+def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None):
     """A function returning `(fun(*args), gradient)`; with has_aux, `((value, aux), gradient)`.
+    `argnum` is autograd's name for `argnums`.
 
     >>> import xform as xf, xform.numpy as xnp
     >>> xf.value_and_grad(lambda x: x ** 2)(3.0)
     (9.0, 6.0)
     """
+    if argnum is not None:
+        argnums = argnum
+
     def value_and_grad_fun(*args, **kwargs):
         nums, many = _argnums(argnums, len(args), "grad")
-        flat = _Flattened(fun, args, kwargs, nums, has_aux)
+        unique = tuple(dict.fromkeys(nums))
+        flat = _Flattened(fun, args, kwargs, unique, has_aux)
         _check_differentiable(flat.leaves, "grad")
         p_out, backward = vjp_flat(flat, flat.leaves, flat.n_aux, "grad")
         n = len(p_out) - flat.n_aux
@@ -251,19 +281,20 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False):
         cts = list(map(instantiate, backward([seed])))
         grads = tree.unflatten(flat.in_tree, cts)
         out, aux = flat.split(p_out)
-        g = tuple(grads) if many else grads[0]
+        g = _per_argnum(grads, unique, nums) if many else grads[0]
         return ((out, aux), g) if has_aux else (out, g)
     return value_and_grad_fun
 
 
-def grad(fun: Callable, argnums=0, has_aux: bool = False):
-    """The gradient of a scalar-valued function (with has_aux: `(gradient, aux)`).
+def grad(fun: Callable, argnums=0, has_aux: bool = False, *, argnum=None):
+    """The gradient of a scalar-valued function (with has_aux: `(gradient, aux)`); `argnum` is
+    autograd's name for `argnums`.
 
     >>> import xform as xf, xform.numpy as xnp
     >>> xf.grad(xf.grad(xnp.sin))(0.0)
     -0.0
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums if argnum is None else argnum, has_aux)
 
     def grad_fun(*args, **kwargs):
         value, g = vg(*args, **kwargs)
@@ -356,7 +387,8 @@ def _unit_seeds(values):
 def _jacobian(fun, argnums, args, mode: str):
     """The Jacobian blocks, out.shape + in.shape each, in the output and input pytrees."""
     nums, many = _argnums(argnums, len(args), mode)
-    flat = _Flattened(fun, args, {}, nums)
+    unique = tuple(dict.fromkeys(nums))
+    flat = _Flattened(fun, args, {}, unique)
     _check_differentiable(flat.leaves, mode)
     xs = [get_aval(x).shape for x in flat.leaves]
     if mode == "jacfwd":
@@ -377,24 +409,75 @@ def _jacobian(fun, argnums, args, mode: str):
                          [0] * len(seeds), [0] * len(xs), m)
         blocks = [[reshape(slice_(r, (a, *(0,) * len(x)), (b, *x)), (*get_aval(o).shape, *x))
                    for x, r in zip(xs, rows)] for o, (a, b) in zip(p_out, o_spans)]
-    in_tree = tree.structure(tuple(args[i] for i in nums) if many else args[nums[0]])
-    return tree.unflatten(flat.out_tree, [tree.unflatten(in_tree, row) for row in blocks])
+    if not many:
+        in_tree = tree.structure(args[nums[0]])
+        return tree.unflatten(flat.out_tree, [tree.unflatten(in_tree, row) for row in blocks])
+    in_tree = tree.structure(tuple(args[i] for i in unique))
+    return tree.unflatten(flat.out_tree, [_per_argnum(tree.unflatten(in_tree, row), unique, nums)
+                                          for row in blocks])
 
 
-def jacfwd(fun: Callable, argnums=0):
+def jacfwd(fun: Callable, argnums=0, *, argnum=None):
     """The Jacobian by forward mode: one batched jvp over the input basis. Each block has
-    shape out.shape + in.shape."""
+    shape out.shape + in.shape. (`argnum`: autograd's name for `argnums`.)"""
+    argnums = argnums if argnum is None else argnum
     return lambda *args: _jacobian(fun, argnums, args, "jacfwd")
 
 
-def jacrev(fun: Callable, argnums=0):
+def jacrev(fun: Callable, argnums=0, *, argnum=None):
     """The Jacobian by reverse mode: one batched backward pass over the output basis. Each
-    block has shape out.shape + in.shape."""
+    block has shape out.shape + in.shape. (`argnum`: autograd's name for `argnums`.)"""
+    argnums = argnums if argnum is None else argnum
     return lambda *args: _jacobian(fun, argnums, args, "jacrev")
 
 
-def hessian(fun: Callable, argnums=0):
-    """The Hessian, as forward-over-reverse: jacfwd(jacrev(fun))."""
+def _output_size(fun, args) -> int:
+    """The number of output elements of `fun(*args)`, found by tracing it."""
+    leaves, treedef = tree.flatten(list(args))
+    ir, _ = trace_closed(lambda *xs: tree.leaves(fun(*tree.unflatten(treedef, list(xs)))),
+                         [get_aval(x) for x in leaves], "jacobian")
+    return sum(a.size for a in ir.out_avals)
+
+
+def jacobian(fun: Callable, argnums=0, *, mode: str = "auto", sparsity=None):
+    """The Jacobian with the mode chosen for you. Dense (`sparsity=None`): as `jacfwd`
+    (`mode="fwd"`) or `jacrev` (`mode="rev"`); `mode="auto"` takes forward mode when the
+    inputs at `argnums` have no more elements than the output (after one extra trace to
+    learn the output size), else reverse. Sparse (`sparsity="auto"`, or a known boolean
+    pattern of shape outputs x inputs): a `scipy.sparse.csr_matrix` over the flattened,
+    concatenated outputs and inputs, from one batched jvp over column colours or one batched
+    vjp over row colours (`mode="auto"`: whichever needs fewer colours; see `xform.sparse`).
+
+    >>> import numpy as np, xform as xf
+    >>> f = lambda x: x[1:] * x[:-1]
+    >>> xf.jacobian(f, sparsity="auto")(np.arange(4.0)).toarray()
+    array([[1., 0., 0., 0.],
+           [0., 2., 1., 0.],
+           [0., 0., 3., 2.]])
+    """
+    if sparsity is not None:
+        return sparse_jacobian(fun, argnums, sparsity, mode)
+    if mode not in ("fwd", "rev", "auto"):
+        raise ValueError(f"mode must be 'fwd', 'rev' or 'auto', got {mode!r}")
+
+    def jac(*args):
+        chosen = mode
+        if mode == "auto":
+            nums, _ = _argnums(argnums, len(args), "jacobian")
+            n_in = sum(get_aval(x).size for x in tree.leaves([args[i] for i in set(nums)]))
+            chosen = "fwd" if n_in <= _output_size(fun, args) else "rev"
+        return (jacfwd if chosen == "fwd" else jacrev)(fun, argnums)(*args)
+    return jac
+
+
+def hessian(fun: Callable, argnums=0, *, argnum=None, sparsity=None):
+    """The Hessian, as forward-over-reverse: jacfwd(jacrev(fun)). (`argnum`: autograd's name
+    for `argnums`.) With `sparsity="auto"` (or a known symmetric boolean pattern), a
+    `scipy.sparse.csr_matrix` over the flattened inputs from one batched pass over the colours
+    of the detected pattern (see `xform.sparse.sparse_hessian`)."""
+    argnums = argnums if argnum is None else argnum
+    if sparsity is not None:
+        return sparse_hessian(fun, argnums, sparsity)
     return jacfwd(jacrev(fun, argnums), argnums)
 
 
@@ -427,16 +510,64 @@ def _plain_signature(args):
             sig.append((a.shape, a.dtype))
         elif t in _PLAIN_SCALARS:
             sig.append(t)
+        elif isinstance(a, np.ndarray):  # a subclass, such as xform.numpy's arrays
+            sig.append((a.shape, a.dtype, t))
         else:
             return None
     return tuple(sig)
 
 
-def _runner(run, out_tree):
-    """Call `run` on flat arguments and rebuild its output pytree."""
+def _native(x):
+    """An array argument as compiled programs take it: a plain ndarray in native byte order
+    (as numpy's ufuncs return a big-endian array's results); anything else unchanged."""
+    if isinstance(x, np.ndarray):
+        if not x.dtype.isnative:
+            return np.asarray(x, x.dtype.newbyteorder("="))
+        if type(x) is not np.ndarray:
+            return x.view(np.ndarray)
+    return x
+
+
+def _native_leaves(leaves):
+    """`leaves` with each array made `_native`: the same list when none needed it."""
+    out = [_native(x) for x in leaves]
+    return leaves if all(a is b for a, b in zip(out, leaves)) else out
+
+
+def _convert_then_run(run, positions, args):
+    args = list(args)
+    for i in positions:
+        args[i] = _native(args[i])
+    return run(args)
+
+
+def _runner(run, out_tree, sig):
+    """Call `run` on flat arguments of signature `sig` and rebuild its output pytree."""
+    convert = [i for i, s in enumerate(sig)
+               if type(s) is tuple and (len(s) == 3 or not s[1].isnative)]
+    if convert:
+        run = functools.partial(_convert_then_run, run, convert)
     if out_tree == tree.structure(0.0):
         return lambda args: run(args)[0]
     return lambda args: tree.unflatten(out_tree, run(args))
+
+
+JIT_SIGNATURES = int(os.environ.get("XFORM_JIT_SIGNATURES", "64"))
+
+
+class BoundedCache(dict):
+    """A dict keeping at most `capacity` entries: inserting one more drops the oldest, so that
+    a function called with ever new shapes does not keep every compiled program alive.
+    Lookups are plain dict lookups (the per-call path pays nothing)."""
+
+    def __init__(self, capacity: int):
+        super().__init__()
+        self.capacity = max(1, capacity)
+
+    def __setitem__(self, key, value):
+        if key not in self and len(self) >= self.capacity:
+            del self[next(iter(self))]
+        super().__setitem__(key, value)
 
 
 def _static_positions_and_names(fun, static_argnums, static_argnames):
@@ -451,6 +582,7 @@ def _static_positions_and_names(fun, static_argnums, static_argnames):
     positional = [p.name for p in params
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     by_name = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    _check_static(fun, params, positional, by_name, nums, names)
     more_nums = tuple(positional.index(n) for n in names
                       if n in positional and n in by_name and positional.index(n) not in nums)
     more_names = tuple(positional[i] for i in nums if 0 <= i < len(positional)
@@ -458,13 +590,37 @@ def _static_positions_and_names(fun, static_argnums, static_argnames):
     return nums + more_nums, names + more_names
 
 
+def _check_static(fun, params, positional, by_name, nums, names):
+    """Raise, as JAX does, for static argument positions or names `fun` cannot take (unless
+    it takes *args or **kwargs): they would otherwise be silently ignored."""
+    kinds = {p.kind for p in params}
+    name = getattr(fun, "__name__", "the function")
+    n = len(positional)
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        bad = [i for i in nums if not -n <= i < n]
+        if bad:
+            raise ValueError(f"jit of {name}: static_argnums={nums} names position(s) {bad}, "
+                             f"but {name} takes only {n} positional argument(s)")
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        bad = [a for a in names if a not in by_name]
+        if bad:
+            raise ValueError(f"jit of {name}: static_argnames={names} names {bad}, which "
+                             f"{name} does not take by name (it takes {by_name})")
+
+
 def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
-        backend: str | None = None):
+        backend: str | None = None, compile: str | None = None):
     """Compile `fun` once per signature (pytree structure, shapes, dtypes, static arguments).
 
     Under another transformation the jitted function is one `call` equation whose IR that
     transformation rewrites, so `grad(jit(f))` and `vmap(jit(f))` run compiled code too.
     Without `fun`, returns a decorator: `@xf.jit(static_argnums=(1,))`.
+
+    `compile` says when Numba compiles (default: the XFORM_COMPILE environment variable, else
+    "background"): "background" runs the first calls of each signature on the interpreter
+    while a worker process compiles, and switches to the compiled program when it is ready;
+    "sync" compiles before the first call returns; "never" always interprets.
+    `f.lower(*args).compile()` compiles one signature now, whatever the mode.
 
     >>> import xform as xf, xform.numpy as xnp
     >>> f = xf.jit(lambda x: xnp.sin(x) ** 2)
@@ -473,16 +629,15 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
-                                 static_argnames=static_argnames, backend=backend)
-    backend = backend or "numba"
-    if backend not in BACKENDS:
-        raise ValueError(f"jit backend must be one of {BACKENDS}, got {backend!r}")
+                                 static_argnames=static_argnames, backend=backend,
+                                 compile=compile)
+    backend = runner_key(backend or "numba", compile)
     static_nums, static_names = _static_positions_and_names(fun, static_argnums,
                                                             static_argnames)
     name = getattr(fun, "__name__", "fun")
     if name == "<lambda>":
         name = "lambda"
-    cache: dict = {}
+    cache = BoundedCache(JIT_SIGNATURES)  # signature -> (IR, output treedef, traced consts)
 
     def split_static(args, kwargs):
         nums = {i % len(args) for i in static_nums if -len(args) <= i < len(args)}
@@ -509,13 +664,16 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
             out_tree.append(tree_def)
             return out_leaves
         # Values closed over from an enclosing transformation become leading arguments.
-        ir, traced_consts = trace_closed(flat_fun, [get_aval(x) for x in leaves], "jit")
+        # Arrays closed over are captured as they are now (copies), as JAX does.
+        ir, traced_consts = trace_closed(flat_fun, [get_aval(x) for x in leaves], "jit",
+                                         copy_consts=True)
         return simplify(ir), out_tree[0], traced_consts
 
     def traced(args, kwargs):
         """(simplified IR, output treedef, traced consts) for these arguments, and their leaves."""
         static, nums, dynamic = split_static(args, kwargs)
         leaves, in_tree = tree.flatten(dynamic)
+        leaves = _native_leaves(leaves)
         key = (in_tree, static, tuple(_signature(x) for x in leaves))
         entry = cache.get(key)
         if entry is None:
@@ -524,7 +682,7 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
                 cache[key] = entry
         return entry, leaves
 
-    fast: dict = {}  # signature of plain positional array/scalar arguments -> runner
+    fast = BoundedCache(JIT_SIGNATURES)  # plain positional array/scalar signature -> runner
 
     def jitted(*args, **kwargs):
         sig = None
@@ -539,9 +697,11 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
             return tree.unflatten(out_tree, outs)
         exe = executable(ir, backend)
         outs = exe(leaves)
-        if sig is not None:
-            # After the first call a compiled program's `run` is its final wrapper.
-            fast[sig] = _runner(getattr(exe, "run", exe), out_tree)
+        run = getattr(exe, "run", exe)
+        if sig is not None and run is not None:
+            # After the first call a compiled program's `run` is its final wrapper; a tiered
+            # program has one once its compiled program has taken over.
+            fast[sig] = _runner(run, out_tree, sig)
         return tree.unflatten(out_tree, outs)
 
     def lower(*args, **kwargs) -> Lowered:
@@ -552,6 +712,7 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
                             "values traced by an enclosing transformation; call it outside")
         return Lowered(ir, backend, out_tree, lambda *a, **k: traced(a, k)[1])
     jitted.lower = lower
+    jitted._cache_size = lambda: len(cache)  # as JAX's: signatures traced and kept
     jitted.__wrapped__ = fun
     jitted.__name__ = name
     jitted.__doc__ = fun.__doc__

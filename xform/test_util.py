@@ -1,6 +1,8 @@
 """Public testing helpers: `check_grads` compares derivatives against finite differences."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from xform import tree
@@ -71,24 +73,73 @@ def check_vjp(f, args, atol=None, rtol=None, eps=None, seed=0):
                              f"<J^T u, v> = {rhs}")
 
 
-def check_grads(f, args, order: int = 1, modes=("fwd", "rev"), atol=None, rtol=None,
-                eps=None):
-    """Check derivatives of `f` at `args` to `order`, in forward and/or reverse mode, against
-    central finite differences (use float64 inputs).
+def check_grads(f, args=None, order=None, modes=("fwd", "rev"), atol=None, rtol=None,
+                eps=None, *, argnum=None):
+    """Check derivatives of `f` to `order`, in forward and/or reverse mode, against central
+    finite differences (use float64 inputs), called as in JAX or as in autograd.
+
+    - JAX's: `check_grads(f, args, order=1, modes=("fwd", "rev"))` checks at the tuple `args`.
+    - autograd's: `check_grads(f, argnum=0, modes=["fwd", "rev"], order=2)` returns a checker
+      called as `checker(*args, **kwargs)`; it checks in the argument(s) `argnum` (an int or a
+      tuple of ints, also accepted as the second positional argument), the others and the
+      keyword arguments held fixed.
 
     >>> import numpy as np, xform.numpy as xnp
     >>> check_grads(xnp.sin, (np.array([0.5, 1.0]),), order=2)
+    >>> check_grads(xnp.dot, argnum=1)(np.ones(3), np.array([0.5, 1.0, 2.0]))
     """
-    args = tuple(args)
+    if args is None or _is_argnum(args):
+        nums = argnum if args is None else args
+        return _checker(f, 0 if nums is None else nums, 2 if order is None else order, modes,
+                        atol, rtol, eps)
+    _check_at(f, tuple(args), 1 if order is None else order, modes, atol, rtol, eps)
+
+
+def _is_argnum(x) -> bool:
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+    return is_int(x) or (isinstance(x, (tuple, list)) and len(x) > 0
+                         and all(is_int(v) for v in x))
+
+
+def _checker(f, argnum, order, modes, atol, rtol, eps):
+    nums = tuple(argnum) if isinstance(argnum, (tuple, list)) else (argnum,)
+
+    def check(*args, **kwargs):
+        def g(*xs):
+            full = list(args)
+            for i, x in zip(nums, xs):
+                full[i] = x
+            return f(*full, **kwargs)
+        _check_at(g, tuple(args[i] for i in nums), order, modes, atol, rtol, eps)
+    return check
+
+
+def combo_check(fun, argnum=0, **check_kwargs):
+    """autograd's `combo_check`: `combo_check(fun, argnum, modes=..., order=...)(*arg_lists,
+    **kwarg_lists)` runs `check_grads` at every combination of one value from each list.
+
+    >>> import numpy as np, xform.numpy as xnp
+    >>> combo_check(xnp.sum, [0])([np.ones(3), np.ones((2, 2))], axis=[None, 0])
+    """
+    def run(*arg_lists, **kwarg_lists):
+        keys = list(kwarg_lists)
+        for args in itertools.product(*arg_lists):
+            for values in itertools.product(*(kwarg_lists[k] for k in keys)):
+                check_grads(fun, argnum=argnum, **check_kwargs)(*args,
+                                                               **dict(zip(keys, values)))
+    return run
+
+
+def _check_at(f, args, order, modes, atol, rtol, eps):
     rng = np.random.default_rng(1)
     if "fwd" in modes:
         check_jvp(f, args, atol, rtol, eps)
         if order > 1:
             v = _random_like(args, rng)
-            check_grads(lambda *a: jvp(f, a, v)[1], args, order - 1, ("fwd",), atol, rtol, eps)
+            _check_at(lambda *a: jvp(f, a, v)[1], args, order - 1, ("fwd",), atol, rtol, eps)
     if "rev" in modes:
         check_vjp(f, args, atol, rtol, eps)
         if order > 1:
             u = _random_like(f(*args), rng)
-            check_grads(lambda *a: vjp(f, *a)[1](u), args, order - 1, ("rev",), atol, rtol,
-                        eps)
+            _check_at(lambda *a: vjp(f, *a)[1](u), args, order - 1, ("rev",), atol, rtol, eps)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 from typing import NamedTuple
 
@@ -22,6 +23,20 @@ from xform.primitives.lowering import (BROADCAST, INLINE, Reduction, Scalar, dty
 
 class Unsupported(NotImplementedError):
     """An equation has no Numba lowering; the program runs in the interpreter instead."""
+
+
+# dtypes Numba has no arithmetic for on the CPU (np.longdouble is float64 on some platforms)
+_UNCOMPILABLE = {np.dtype(t) for t in (np.float16, np.longdouble, np.clongdouble)} - {
+    np.dtype(np.float64), np.dtype(np.complex128)}
+
+
+def _check_dtypes(values):
+    """Raise Unsupported for a value of a dtype Numba cannot compute in, so that the program
+    runs in the interpreter (with a warning naming the dtype)."""
+    for v in values:
+        if v.aval.dtype in _UNCOMPILABLE:
+            raise Unsupported(f"{v.aval.dtype.name} values cannot be compiled (Numba has no "
+                              f"{v.aval.dtype.name} arithmetic)")
 
 
 class Val(NamedTuple):
@@ -94,6 +109,7 @@ class Group:
         self.eqn_ids: set[int] = set()
         self.reductions: list[tuple[Var, str, tuple, str]] = []
         self.guards: list[str] = []  # see Scalar: all true, or the loop reruns with `exact`
+        self.vector_math = False  # the body calls vecmath, which pays only in SIMD loops
 
     def reduced(self, v: Var) -> bool:
         return any(r[0] is v for r in self.reductions)
@@ -133,6 +149,7 @@ class Group:
             exact = f"{name} = {typed(exact)}"
         line = f"{name} = {typed(expr)}"
         self.body.append((line, exact) if exact else line)
+        self.vector_math |= "V." in expr
         self.local[out] = name
         self.eqn_ids.add(i)
 
@@ -166,50 +183,125 @@ class Group:
             pre.append(f"{arr} = {em.alloc(shape, v.aval.dtype)}")
             stores.append(f"{arr}[{self.index}] = {name}")
             em.names[v] = arr
-        updates = []
+        updates, lanes = [], []
         for v, kind, axes, acc, value in self.reductions:
             kept = [k for k in range(len(shape)) if k not in axes]
             dtype = v.aval.dtype
             init = _reduction_init(kind, dtype)
             if kept:
                 pre.append(f"{acc} = {em.alloc(v.aval.shape, dtype)}")
-                pre.append(f"{acc}[...] = {scalar_literal(init, dtype)}")
                 ref = f"{acc}[{', '.join(f'i{k}' for k in kept)}]"
             else:
+                ref = acc
+            if self._wants_partials(axes, dtype):
+                # A reduced axis outside a kept one: each result gets several combinations.
+                again = bool(kept) and min(axes) < max(kept)
+                if again:
+                    pre.append(f"{acc}[...] = {scalar_literal(init, dtype)}")
+                update, partials = self._lanes(kind, dtype, kept, ref, value, again)
+                updates.append(update)
+                lanes.append(partials)
+            elif kept:
+                pre.append(f"{acc}[...] = {scalar_literal(init, dtype)}")
+                updates += _reduction_update(kind, dtype, ref, value)
+            else:
                 # Full float32 sums accumulate in float64: one rounding at the end.
-                acc_dtype = np.float64 if kind == "sum" and dtype == np.float32 else dtype
+                acc_dtype = _partial_dtype(kind, dtype)
                 pre.append(f"{acc} = {scalar_literal(init, acc_dtype)}")
                 if acc_dtype != dtype:
                     post.append(f"{acc} = {dtype_expr(dtype)}({acc})")
-                ref = acc
-            updates += _reduction_update(kind, dtype, ref, value)
+                updates += _reduction_update(kind, dtype, ref, value)
             em.names[v] = acc
         em.lines += pre
         if not self.guards:
-            em.lines += self._loops(self._body(exact=False) + stores + updates)
+            em.lines += self._loops(self._body(exact=False) + stores + updates, lanes)
         else:
             fast = em.fresh("fast")
             em.lines.append(f"{fast} = True")
             checks = [f"{fast} &= {guard}" for guard in self.guards]
-            em.lines += self._loops(self._body(exact=False) + stores + updates + checks)
+            em.lines += self._loops(self._body(exact=False) + stores + updates + checks, lanes)
             em.lines.append(f"if not {fast}:  # an argument outside a fast function's domain")
             em.lines += ["    " + s for s in pre + self._loops(self._body(exact=True) + stores
-                                                              + updates)]
+                                                              + updates, lanes)]
         em.lines += post
+
+    def _wants_partials(self, axes: tuple, dtype) -> bool:
+        """Whether a reduction over `axes` pays for partials (see `_lanes`): it reduces the
+        innermost axis, which is long enough, in a loop long enough to matter (and not of
+        complex numbers, which kernels.reduce_partials cannot compare)."""
+        shape = self.shape
+        return (len(shape) - 1 in axes and math.prod(shape) >= MIN_LANES_TOTAL
+                and not np.issubdtype(dtype, np.complexfloating)
+                and shape[-1] >= (MIN_LANES_VECTOR_MATH if self.vector_math else MIN_LANES))
+
+    def _lanes(self, kind: str, dtype, kept: list[int], ref: str, value: str, again: bool):
+        """A reduction over the innermost axis (and perhaps others), accumulated in `LANES`
+        independent partial results, one per position in a block of that axis: the innermost
+        loop then carries no dependence from one element to the next and vectorises, which a
+        serial floating-point accumulation does not (LLVM may not reorder it). The partials
+        are combined pairwise after the reduced loops, in the same order on every call.
+
+        Returns the update statement for the loop body and the partials' reset and combination
+        (stored in `ref`, or combined with it when `again`).
+        """
+        em = self.em
+        width = min(LANES, self.shape[-1])
+        lane_dtype = _partial_dtype(kind, dtype)
+        ln = em.alloc((width,), lane_dtype)
+        j = f"i{len(self.shape) - 1}" if self.shape[-1] <= LANES else "lj"
+        init = scalar_literal(_reduction_init(kind, dtype), lane_dtype)
+        reset = [f"{em.kernels.fill_partials}({ln}, {init})"]
+        total = f"{em.kernels.reduce_partials}({ln}, {_KINDS.index(kind)})"
+        result = _combine(kind, dtype, ref, total) if again else total
+        combine = [f"{ref} = {dtype_expr(dtype)}({result})"]
+        update = f"{ln}[{j}] = {_combine(kind, dtype, f'{ln}[{j}]', value)}"
+        return update, _Partials(max(kept) + 1 if kept else 0, reset, combine)
 
     def _body(self, exact: bool) -> list[str]:
         return [s[exact] if isinstance(s, tuple) else s for s in self.body]
 
-    def _loops(self, body: list[str]) -> list[str]:
-        """The loop nest over the group's shape around `body`."""
-        lines, indent = [], ""
-        for k, n in enumerate(self.shape):
-            lines.append(f"{indent}for i{k} in range({n}):")
-            indent += "    "
-        lines += [indent + s for s in body]
-        if not body and self.shape:
-            lines.append(indent + "pass")
-        return lines
+    def _loops(self, body: list[str], lanes: list[_Partials]) -> list[str]:
+        """The loop nest over the group's shape around `body`, each set of partials reset
+        before the loop of its depth and combined after it."""
+        return self._nest(0, body, lanes) if self.shape else body
+
+    def _nest(self, k: int, body: list[str], lanes: list[_Partials]) -> list[str]:
+        shape = self.shape
+        if k == len(shape):
+            return body or ["pass"]
+        inner = self._nest(k + 1, body, lanes)
+        n = shape[k]
+        if k == len(shape) - 1 and lanes and n > LANES:
+            # Blocks of LANES elements, the lane index `lj` counting from 0 in each (a block
+            # index times LANES, so that Numba sees a non-negative index and does not wrap it).
+            count = str(LANES) if n % LANES == 0 else f"min({LANES}, {n} - lb * {LANES})"
+            loop = [f"for lb in range({-(-n // LANES)}):", f"    for lj in range({count}):",
+                    f"        i{k} = lb * {LANES} + lj"] + ["        " + s for s in inner]
+        else:
+            loop = [f"for i{k} in range({n}):"] + ["    " + s for s in inner]
+        at_k = [p for p in lanes if p.depth == k]
+        return ([s for p in at_k for s in p.reset] + loop + [s for p in at_k for s in p.combine])
+
+
+LANES = 256     # partial results of a reduction over the innermost axis
+# A shorter innermost axis is reduced serially: resetting and combining the partials of each
+# row costs more than they save, unless the loop body has vectorisable math to run as SIMD;
+# so is a loop of fewer elements, which takes a microsecond either way.
+MIN_LANES, MIN_LANES_VECTOR_MATH, MIN_LANES_TOTAL = 128, 16, 1024
+_KINDS = ("sum", "prod", "max", "min")  # the codes of kernels.reduce_partials
+
+
+class _Partials(NamedTuple):
+    """The partial results of a reduction over the innermost axis: reset before the loop over
+    axis `depth` (the outermost reduced axis after the last kept one) and combined after it."""
+    depth: int
+    reset: list[str]
+    combine: list[str]
+
+
+def _partial_dtype(kind: str, dtype):
+    """float32 sums accumulate in float64 (one rounding at the end); the rest in `dtype`."""
+    return np.dtype(np.float64) if kind == "sum" and dtype == np.float32 else dtype
 
 
 def _reduction_init(kind: str, dtype):
@@ -231,13 +323,28 @@ def _reduction_update(kind: str, dtype, ref: str, value: str) -> list[str]:
     if kind == "prod":
         return [f"{ref} *= {value}"]
     if dtype == np.bool_:
-        op = "or" if kind == "max" else "and"
-        return [f"{ref} = {ref} {op} {value}"]
+        return [f"{ref} = {_combine(kind, dtype, ref, value)}"]
+    return [f"if {_replaces(kind, dtype, ref, value)}:", f"    {ref} = {value}"]
+
+
+def _combine(kind: str, dtype, acc: str, value: str) -> str:
+    """The expression reducing the accumulated `acc` with a later `value`."""
+    if kind == "sum":
+        return f"{acc} + {value}"
+    if kind == "prod":
+        return f"{acc} * {value}"
+    if dtype == np.bool_:
+        return f"{acc} {'or' if kind == 'max' else 'and'} {value}"
+    return f"{value} if {_replaces(kind, dtype, acc, value)} else {acc}"
+
+
+def _replaces(kind: str, dtype, acc: str, value: str) -> str:
+    """Whether a later `value` replaces `acc` in a max or min reduction. NaN propagates: once
+    the accumulator is NaN no comparison replaces it. Of equal values the later wins, as in
+    numpy (it tells 0.0 from -0.0)."""
     cmp = ">=" if kind == "max" else "<="
     nan = f" or {value} != {value}" if np.issubdtype(dtype, np.inexact) else ""
-    # NaN propagates: once the accumulator is NaN no comparison replaces it. Of equal values
-    # the last wins, as in numpy (it tells 0.0 from -0.0).
-    return [f"if {value} {cmp} {ref}{nan}:", f"    {ref} = {value}"]
+    return f"{value} {cmp} {acc}{nan}"
 
 
 class _KernelNames:
@@ -361,6 +468,7 @@ class Emitter:
     # -- the walk
     def emit(self, eqns: list[Eqn]):
         for i, eqn in enumerate(eqns):
+            _check_dtypes(eqn.outputs)
             rule = eqn.prim.numba
             if rule is None:
                 raise Unsupported(f"the primitive '{eqn.prim.name}' has no Numba lowering")
@@ -433,14 +541,19 @@ def _helpers_fingerprint() -> str:
 def generate(ir: IR) -> tuple[str, list[np.ndarray], list[tuple]]:
     """Source of a module defining `kernel(*consts, *buffers, *inputs) -> tuple of outputs`,
     the consts, and the (shape, dtype) of each buffer."""
+    var_outs = [isinstance(a, Var) for a in ir.outs]
     ir = inline_calls(ir)
+    _check_dtypes(ir.in_vars)
     em = Emitter(ir)
     args = [f"a{k}" for k in range(len(ir.in_vars))]
     for v, name in zip(ir.in_vars, args):
         em.names[v] = name
         em.var_names(v)  # named first, as the IR printer names them
     em.emit(ir.eqns)
-    outs = [em.atom(a) for a in ir.outs if isinstance(a, Var)]
+    # The kernel returns every output that is a variable of the IR it was given, also those
+    # that inlining turned into literals (an inner jitted function's constant outputs).
+    outs = [em.atom(a) if isinstance(a, Var) or np.ndim(a.val) == 0 else em.atom(a) + ".copy()"
+            for a, var in zip(ir.outs, var_outs) if var]
     params = ([f"c{k}" for k in range(len(em.consts))]
               + [f"b{k}" for k in range(len(em.buffers))] + args)
     body = "\n".join("    " + s for s in em.lines + [f"return ({''.join(o + ', ' for o in outs)})"])

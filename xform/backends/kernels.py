@@ -343,6 +343,37 @@ def svd_stack(a):
     return u, sv, vh
 
 
+@_jit
+def fill_partials(p, value):
+    """Set the partial results `p` of a fused reduction to its initial `value` (a call: a loop
+    of its own in every generated program would cost compile time)."""
+    for j in range(len(p)):
+        p[j] = value
+
+
+@_jit
+def reduce_partials(p, kind):
+    """Reduce the partial results `p` of a fused reduction (one per position in a block of the
+    innermost axis, see xform.backends.codegen) pairwise, overwriting them: kind 0 sums,
+    1 multiplies, 2 keeps the largest and 3 the smallest (NaN wins; of equal values the
+    later)."""
+    n = len(p)
+    while n > 1:
+        half = (n + 1) // 2
+        for j in range(n - half):
+            a, b = p[j], p[j + half]
+            if kind == 0:
+                p[j] = a + b
+            elif kind == 1:
+                p[j] = a * b
+            elif kind == 2:
+                p[j] = b if b >= a or b != b else a
+            else:
+                p[j] = b if b <= a or b != b else a
+        n = half
+    return p[0]
+
+
 _THREEFRY_ROTATIONS = np.array([13, 15, 26, 6, 17, 29, 16, 24], np.uint32)
 
 

@@ -22,7 +22,18 @@ from xform.core import IR, Literal, Var, at_root, eval_ir
 
 # ----------------------------------------------------------------------------- compile + cache
 
+_MODULES_KEPT = 256  # generated modules kept imported; older ones are dropped (FIFO)
 _modules: dict[str, object] = {}
+
+
+def _keep(name: str, module) -> None:
+    """Remember an imported generated module, dropping the oldest beyond _MODULES_KEPT (its
+    programs stay alive while a jitted function still holds them)."""
+    while len(_modules) >= _MODULES_KEPT:
+        old = next(iter(_modules))
+        del _modules[old]
+        sys.modules.pop(old, None)
+    _modules[name] = module
 
 
 def module_name(source: str) -> str:
@@ -86,7 +97,7 @@ def _load_module(source: str):
                        "compiled programs are kept in memory only (set XFORM_CACHE_DIR to a "
                        "writable directory, or to 'off')")
             module = _in_memory(name, "CACHE = False\n" + source)
-    _modules[name] = module
+    _keep(name, module)
     return module
 
 

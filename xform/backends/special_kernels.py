@@ -34,8 +34,10 @@ _BERNOULLI = np.array([1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 /
 
 @_jit
 def _polygamma64(n, z):
-    if z <= 0 and z == math.floor(z):
-        return np.nan
+    if z <= 0 and z == math.floor(z):  # a pole: scipy's values there
+        if n == 0:
+            return -math.copysign(math.inf, z) if z == 0 else np.nan
+        return math.inf if n % 2 else -math.inf
     acc = 0.0
     fact = math.gamma(n + 1.0)
     sign = -1.0 if n % 2 else 1.0

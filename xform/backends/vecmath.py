@@ -183,9 +183,26 @@ def expm1_f64(x):
 
 @_jit
 def logistic_f64(x):
-    """1 / (1 + e**-x), written e**x / (1 + e**x) for x < 0 so that e**-x cannot overflow."""
-    e = exp_f64(-abs(x))
-    return e / (1.0 + e) if x < 0.0 else 1.0 / (1.0 + e)
+    """1 / (1 + e**-x), written e**x / (1 + e**x) for x < 0 so that e**-x cannot overflow.
+    e = e**-|x| and 1 + e are carried with their rounding errors (e + e_lo, d + d_lo), which
+    the division then corrects for: within 1 ulp, where the plain quotients reach 2.3."""
+    f = _F64
+    n, r = _reduce_ln2(max(-abs(x), f.lowest), f)
+    p, _ = _expm1_poly(r, f)
+    em = r + r * r * p
+    t = 1.0 + em
+    t_lo = (1.0 - t) + em  # t + t_lo = 1 + em exactly, as |em| < 1
+    half = n >> 1  # two factors keep each power of two normal near underflow
+    scale_a, scale_b = _pow2(half, f), _pow2(n - half, f)
+    e = t * scale_a * scale_b
+    e_lo = t_lo * scale_a * scale_b
+    d = 1.0 + e
+    d_lo = ((1.0 - d) + e) + e_lo  # d + d_lo = 1 + e + e_lo, as e <= 1
+    num = e if x < 0.0 else 1.0
+    num_lo = e_lo if x < 0.0 else 0.0
+    q = num / d
+    y = q + (num_lo - q * d_lo) / d
+    return y if x == x else x
 
 
 # log(1 + f) = f - f**2/2 + s * (f**2/2 + R(s**2)), s = f / (2 + f), where
@@ -237,16 +254,23 @@ def _sin_cos_reduced(x, quarter_turns):
     LLVM inlines both."""
     shifted = x * _TWO_OVER_PI + _F64.round
     k = shifted - _F64.round
-    r = ((x - k * _PIO2_1) - k * _PIO2_2) - k * _PIO2_3
+    # r + r_lo = x - k pi/2: the first two products are exact, and the two roundings of the
+    # subtractions are kept in r_lo (half an ulp of r is up to an ulp of sin r).
+    r1 = x - k * _PIO2_1
+    w = k * _PIO2_2
+    r2 = r1 - w
+    w3 = k * _PIO2_3
+    r = r2 - w3
+    r_lo = ((r1 - r2) - w) + ((r2 - r) - w3)
     z = r * r
     s = _SIN_C[7]
     for j in range(6, -1, -1):
         s = s * z + _SIN_C[j]
-    sin_r = r + r * z * s
+    sin_r = r + (r * z * s + r_lo * (1.0 - 0.5 * z))
     c = _COS_C[8]
     for j in range(7, -1, -1):
         c = c * z + _COS_C[j]
-    cos_r = 1.0 + z * c
+    cos_r = 1.0 + (z * c - r * r_lo)
     quadrant = (_bits(shifted) - _F64.round_bits + quarter_turns) & 3
     y = sin_r if quadrant & 1 == 0 else cos_r
     return -y if quadrant & 2 else y

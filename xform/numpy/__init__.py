@@ -2,6 +2,8 @@
 
 On plain inputs each function runs numpy directly; on traced values it records primitives.
 """
+import sys as _sys
+
 import numpy as _numpy
 
 from xform.numpy import methods as _methods  # noqa: F401  (attaches operators to tracers)
@@ -25,6 +27,10 @@ from xform.numpy.statistics import *  # noqa: F401,F403
 
 from numpy import (bool_, complex64, complex128, dtype, e, float16, float32, float64,  # noqa
                    inf, int8, int16, int32, int64, nan, newaxis, pi, uint8, uint32, uint64)
+from numpy import random  # noqa: F401  (as autograd.numpy.random: test data; xf.random has keys)
+from numpy import errstate, geterr, seterr  # noqa: F401  (numpy's floating-point error state)
+
+_sys.modules[__name__ + ".random"] = random  # `import xform.numpy.random as npr` works too
 
 ndarray = Array
 

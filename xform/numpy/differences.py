@@ -16,7 +16,7 @@ from xform.numpy._core import (
 from xform.numpy.shape import broadcast_to, concatenate, moveaxis, ravel
 from xform.primitives import structural as st
 
-__all__ = ["cross", "diff", "ediff1d"]
+__all__ = ["cross", "diff", "ediff1d", "gradient"]
 
 
 def _along(x, axis, start, stop):
@@ -62,6 +62,49 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
         hi, lo = _along(x, ax, min(1, m), m), _along(x, ax, 0, max(m - 1, 0))
         x = (hi != lo) if boolean else hi - lo
     return x
+
+
+def _gradient_along(x, ax, h, edge_order):
+    """Central differences inside, one-sided ones of `edge_order` at both ends."""
+    n = shape_of(x)[ax]
+    if n < edge_order + 1:
+        raise ValueError("Shape of array too small to calculate a numerical gradient, at least "
+                         f"(edge_order + 1) = {edge_order + 1} elements are required")
+    at = [_along(x, ax, i, i + 1) for i in (0, 1, 2, n - 3, n - 2, n - 1) if 0 <= i < n]
+    if edge_order == 1:
+        first, last = at[1] - at[0], at[-1] - at[-2]
+    else:
+        first = -1.5 * at[0] + 2.0 * at[1] - 0.5 * at[2]
+        last = 0.5 * at[-3] - 2.0 * at[-2] + 1.5 * at[-1]
+    inner = (_along(x, ax, 2, n) - _along(x, ax, 0, n - 2)) * 0.5
+    return concatenate([first, inner, last], axis=ax) / h
+
+
+@numpy_function(np.gradient)
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """Second-order central differences of `f` along each axis (one-sided at the ends, of
+    `edge_order` 1 or 2), with uniform scalar spacings `varargs`, as `numpy.gradient`: one
+    array for one axis, else a tuple.
+
+    >>> gradient(np.array([1.0, 4.0, 9.0, 16.0])).tolist()
+    [3.0, 4.0, 6.0, 7.0]
+    """
+    nd = len(shape_of(f))
+    axes = tuple(range(nd)) if axis is None else tuple(
+        normalize_axis(a, nd) for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    if edge_order not in (1, 2):
+        raise ValueError("'edge_order' greater than 2 not supported")
+    if len(varargs) > 1 and len(varargs) != len(axes):
+        raise TypeError("invalid number of arguments")
+    spacings = list(varargs) * len(axes) if len(varargs) == 1 else list(varargs) or \
+        [1.0] * len(axes)
+    if any(np.ndim(h) != 0 for h in spacings):
+        raise NotImplementedError("xform.numpy.gradient takes scalar spacings only; "
+                                  "coordinate arrays are not supported")
+    dt = dtype_of(f)
+    x = f if np.issubdtype(dt, np.inexact) else cast(f, np.float64)
+    outs = tuple(_gradient_along(x, ax, h, edge_order) for ax, h in zip(axes, spacings))
+    return outs[0] if len(outs) == 1 else outs
 
 
 @numpy_function(np.ediff1d)

@@ -34,6 +34,7 @@ __all__ = [
     "ndim",
     "pad",
     "ravel",
+    "rollaxis",
     "repeat",
     "reshape",
     "roll",
@@ -168,6 +169,24 @@ def moveaxis(a, source, destination):
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
     return st.transpose(a, order)
+
+
+@numpy_function(np.rollaxis)
+def rollaxis(a, axis, start=0):
+    """Move axis `axis` to sit before position `start`, as `numpy.rollaxis` (prefer
+    `moveaxis`).
+
+    >>> rollaxis(np.ones((2, 3, 4)), 2).shape
+    (4, 2, 3)
+    """
+    nd = len(shape_of(a))
+    ax = normalize_axis(axis, nd)
+    pos = start + nd if start < 0 else start
+    if not 0 <= pos <= nd:
+        raise np.exceptions.AxisError(f"'start' arg requires {-nd} <= start < {nd + 1}, but "
+                                      f"{start} was passed in")
+    pos = pos - 1 if ax < pos else pos
+    return a if ax == pos else moveaxis(a, ax, pos)
 
 
 @numpy_function(np.expand_dims)

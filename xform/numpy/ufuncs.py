@@ -16,6 +16,10 @@ __all__ = [
     "abs",
     "absolute",
     "add",
+    "angle",
+    "iscomplex",
+    "isreal",
+    "real_if_close",
     "arccos",
     "arccosh",
     "arcsin",
@@ -338,7 +342,8 @@ def copysign(x1, x2, /):
 
 @numpy_function(np.signbit)
 def signbit(x, /):
-    return (x < 0) | ((x == 0) & (reciprocal(cast(x, _float_dtype(x))) < 0))
+    x = ew.stop_gradient_p.bind1(cast(x, _float_dtype(x)))
+    return arctan2(wrap(np.zeros((), dtype_of(x))), x) > 0
 
 
 @numpy_function(np.fmax)
@@ -436,6 +441,53 @@ def conjugate(x, /):
 
 
 conj = conjugate
+
+
+@numpy_function(np.real_if_close)
+def real_if_close(a, tol=100):
+    """A real array itself, as `numpy.real_if_close` (complex arrays are not traced).
+
+    >>> real_if_close(np.array([1.5, -2.0])).tolist()
+    [1.5, -2.0]
+    """
+    _real_only("real_if_close", a)
+    return a
+
+
+@numpy_function(np.angle)
+def angle(z, deg=False):
+    """The argument of real numbers: 0 for x >= +0, pi for x < 0 and -0 (derivative 0), as
+    `numpy.angle` (complex arrays are not traced).
+
+    >>> angle(np.array([2.0, -1.0])).tolist()
+    [0.0, 3.141592653589793]
+    """
+    _real_only("angle", z)
+    dt = loop_dtypes(np.arctan2, z, z)[0]
+    out = arctan2(wrap(np.zeros((), dt)), ew.stop_gradient_p.bind1(cast(z, dt)))
+    return out * np.asarray(180.0 / np.pi, dt) if deg else out
+
+
+@numpy_function(np.iscomplex)
+def iscomplex(x):
+    """All False for a real array, as `numpy.iscomplex` (complex arrays are not traced).
+
+    >>> iscomplex(np.array([1.0, 2.0])).tolist()
+    [False, False]
+    """
+    _real_only("iscomplex", x)
+    return wrap(np.zeros(shape_of(x), np.bool_))
+
+
+@numpy_function(np.isreal)
+def isreal(x):
+    """All True for a real array, as `numpy.isreal` (complex arrays are not traced).
+
+    >>> isreal(np.array([1.0, 2.0])).tolist()
+    [True, True]
+    """
+    _real_only("isreal", x)
+    return wrap(np.ones(shape_of(x), np.bool_))
 
 
 @lists_as_arrays

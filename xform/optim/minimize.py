@@ -12,6 +12,8 @@ import numpy as np
 
 from xform import api, tree
 from xform.backends import BACKENDS
+from xform.optim.plot import plot_history
+from xform.optim.progress import reporter as progress_reporter
 from xform.optim.transforms import (GradientTransformation, adam, apply_updates,
                                     check_learning_rate, check_number, global_norm, sgd)
 
@@ -33,6 +35,12 @@ class OptimizeResult:
     success: bool
     message: str
     history: list
+
+    def plot(self, ax=None, *, log: bool | None = None, path=None):
+        """Draw the loss per iteration (`history`) with matplotlib on `ax` (default: a new
+        figure), on a log scale when the losses are all positive (or as `log` says); with
+        `path`, also save the figure there (e.g. "loss.png"). Returns the axes."""
+        return plot_history(self.history, ax=ax, log=log, path=path)
 
 
 class _Point(NamedTuple):
@@ -75,26 +83,16 @@ def _check_objective(fun, x, args):
 
 
 class _Reporter:
-    """Prints progress lines when asked to: every `every` iterations, and at the end."""
+    """Shows the progress `minimize(progress=...)` asks for (see `xform.optim.progress`)."""
 
     def __init__(self, label: str, progress, maxiter: int):
-        if progress is True:
-            self.every = max(1, maxiter // 10)
-        elif isinstance(progress, int) and progress > 0:
-            self.every = progress
-        else:
-            self.every = 0
-        self.label = label
+        self.show = progress_reporter(progress, label, maxiter)
 
     def step(self, nit: int, point: _Point) -> None:
-        if self.every and nit % self.every == 0:
-            print(f"{self.label} iter {nit:6d}  fun {point.value: .8e}  "
-                  f"|grad| {point.gnorm:.3e}", flush=True)
+        self.show.step(nit, point.value, point.gnorm)
 
     def done(self, nit: int, point: _Point, message: str) -> None:
-        if self.every:
-            print(f"{self.label} stop at iter {nit}: fun {point.value: .8e}, "
-                  f"|grad| {point.gnorm:.3e}; {message}", flush=True)
+        self.show.done(nit, point.value, point.gnorm, message)
 
 
 def _iterate(start: _Point, advance: Callable, maxiter: int, tol: float,
@@ -373,8 +371,11 @@ def minimize(fun: Callable, x0, method="adam", *, args: tuple = (), maxiter: int
     (default 1000 for first-order methods, 100 for newton, 500 for bfgs). Integer leaves of
     `x0` are converted to float64; float32 leaves stay float32 throughout. With `jit=True` the
     per-iteration functions are compiled by `xf.jit` (a backend name such as "interpreter"
-    picks the backend; False runs them eagerly); `progress=True` (or a number of iterations)
-    prints a line every so many iterations.
+    picks the backend; False runs them eagerly). `progress=True` shows a progress bar on
+    stderr (iterations, loss, gradient norm; tqdm's when it is installed, else a line rewritten
+    in place; `"plain"` forces that one), a number n prints a log line every n iterations.
+    `result.history` holds the loss per iteration and `result.plot()` draws it (matplotlib,
+    `pip install 'xform[plot]'`).
 
     >>> import numpy as np, xform as xf, xform.numpy as xnp
     >>> res = xf.optim.minimize(lambda x: xnp.sum((x - 3.0) ** 2), np.zeros(2), method="bfgs")

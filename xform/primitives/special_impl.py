@@ -61,6 +61,7 @@ def polygamma(n: int, x):
     acc = np.zeros_like(z)
     fact = math.factorial(n)
     poles = (z <= 0) & (z == np.floor(z))
+    pole_value = _polygamma_at_poles(n, z)
     z = np.where(poles, np.nan, z)
     while True:
         small = z < _SHIFT_TO
@@ -82,8 +83,16 @@ def polygamma(n: int, x):
                 inv ** (2 * k + n)
         if n % 2 == 0:
             series = -series   # the series carries the sign (-1)**(n + 1)
-    out = series + acc
+    out = np.where(poles, pole_value, series + acc)
     return out.astype(x.dtype) if np.issubdtype(x.dtype, np.floating) else out
+
+
+def _polygamma_at_poles(n: int, z):
+    """scipy's values at the poles 0, -1, -2, ...: digamma is -inf at +0, +inf at -0 and NaN at
+    the negative integers; polygamma(n >= 1) is +inf for odd n and -inf for even n."""
+    if n == 0:
+        return np.where(z == 0, np.copysign(np.inf, -np.copysign(1.0, z)), np.nan)
+    return np.full_like(z, np.inf if n % 2 else -np.inf)
 
 
 def digamma(x):

@@ -22,12 +22,14 @@ __all__ = [
     "erf",
     "erfc",
     "erfcx",
+    "erfcinv",
     "erfinv",
     "expit",
     "gamma",
     "gammainc",
     "gammaincc",
     "gammaln",
+    "gammasgn",
     "i0",
     "i0e",
     "i1",
@@ -40,6 +42,8 @@ __all__ = [
     "ndtr",
     "ndtri",
     "polygamma",
+    "psi",
+    "rgamma",
     "softmax",
     "xlog1py",
     "xlogy",
@@ -111,6 +115,18 @@ def erfinv(y):
 
 
 @lists_as_arrays
+def erfcinv(y):
+    """The inverse of `erfc` on [0, 2] (+inf at 0, -inf at 2, nan outside), as
+    -ndtri(y/2)/√2, accurate in both tails.
+
+    >>> round(float(erfcinv(0.5)), 6)
+    0.476936
+    """
+    y = _float(y)
+    return ndtri(y * 0.5) * (-1.0 / math.sqrt(2.0))
+
+
+@lists_as_arrays
 def ndtr(x):
     """The standard normal distribution function: the area under the Gaussian density left of
     x, 1/2 erfc(-x/√2) (1/2 + erf(x/√2)/2 near 0, as scipy computes it).
@@ -173,6 +189,34 @@ def gamma(x):
     24.0
     """
     return _apply(sp.gamma_p, x)
+
+
+@lists_as_arrays
+def gammasgn(x):
+    """The sign of the gamma function, as scipy: 1 for x > 0 and +0, -1 at -0, alternating
+    between the poles below 0, nan at the poles, -inf and nan (derivative 0).
+
+    >>> gammasgn(np.array([2.0, -0.5, -1.5])).tolist()
+    [1.0, -1.0, 1.0]
+    """
+    x = _float(x)
+    one = xnp.ones_like(x)
+    k = xnp.floor(xnp.where(xnp.isfinite(x), x, 0.0))
+    below = xnp.where(xnp.mod(k, 2.0) == 1.0, -one, one)
+    sign = xnp.where(x > 0, one, xnp.where(xnp.signbit(x), -one, one))
+    sign = xnp.where(x < 0, below, sign)
+    return xnp.where(_is_pole(x) & (x != 0) | xnp.isnan(x) | (x == -np.inf), np.nan, sign)
+
+
+@lists_as_arrays
+def rgamma(x):
+    """The reciprocal of the gamma function, 0 at its poles (and at +inf), as scipy.
+
+    >>> float(rgamma(5.0))
+    0.041666666666666664
+    """
+    x = _float(x)
+    return xnp.where(_is_pole(x), xnp.zeros_like(x), 1.0 / gamma(x))
 
 
 def _is_pole(x):
@@ -381,6 +425,9 @@ def digamma(x):
     -0.577216
     """
     return _apply(ew.digamma_p, x)
+
+
+psi = digamma
 
 
 @lists_as_arrays

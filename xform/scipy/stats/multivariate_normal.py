@@ -14,7 +14,7 @@ from xform.numpy._core import lists_as_arrays, shape_of
 from xform.scipy import linalg
 from xform.scipy.stats._common import const, floats
 
-__all__ = ["logpdf", "pdf"]
+__all__ = ["entropy", "logpdf", "pdf"]
 
 
 def _dimension(mean, cov, x):
@@ -30,7 +30,7 @@ def _parameters(x, mean, cov):
     """x as (..., k), mean (k,) and the k x k covariance matrix, in one float dtype."""
     k = _dimension(mean, cov, x)
     if mean is None:
-        mean = np.zeros(k)
+        mean = np.zeros(k, xnp.result_type(x, cov))
     x, mean, cov = floats(x, mean, cov)
     mean = xnp.reshape(mean, (k,))
     if k == 1 and (not shape_of(x) or shape_of(x)[-1] != 1):
@@ -77,3 +77,17 @@ def pdf(x, mean=None, cov=1, allow_singular=False):
     0.159155
     """
     return xnp.exp(logpdf(x, mean, cov, allow_singular))
+
+
+@lists_as_arrays
+def entropy(mean=None, cov=1):
+    """The differential entropy (k (1 + log 2π) + log det cov) / 2.
+
+    >>> round(float(entropy(np.zeros(2), np.eye(2))), 6)
+    2.837877
+    """
+    like = cov if mean is None else xnp.result_type(mean, cov)
+    point = np.zeros(_dimension(mean, cov, None), xnp.result_type(like))
+    _, _, cov, k = _parameters(point, mean, cov)
+    log_det = 2 * xnp.sum(xnp.log(xnp.diagonal(xnp.linalg.cholesky(cov))))
+    return 0.5 * (const(k * (1.0 + math.log(2 * math.pi)), log_det) + log_det)
