@@ -314,3 +314,25 @@ def test_a_function_called_with_ever_new_shapes_keeps_a_bounded_number_of_progra
     gc.collect()
     assert first() is None  # the oldest signature's program was released
     assert f(np.ones(1)) == pytest.approx(3 * np.cos(1.0))  # and is traced again when needed
+
+
+def test_a_long_program_compiles_as_parts_that_agree_with_the_interpreter(monkeypatch):
+    """Long bodies are cut into functions the kernel calls in turn (Numba's compile time grows
+    faster than a function's size); values flow between the parts by name."""
+    from xform.backends import codegen
+    monkeypatch.setattr(codegen, "SPLIT_LINES", 30)
+    monkeypatch.setattr(codegen, "PART_LINES", 12)
+
+    def loss(w, xs):
+        h = xnp.zeros(3)
+        for x in xs:  # an unrolled recurrence: a long program with many live values
+            h = xnp.tanh(w @ h + x) * 0.5 + h
+        return xnp.sum(h ** 2) + xnp.max(h)
+    rng = np.random.default_rng(0)
+    w, xs = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((4, 3))
+    f = xf.jit(xf.value_and_grad(loss), compile="sync")
+    assert f.lower(w, xs).source.count("def part") >= 3
+    got = f(w, xs)
+    want = xf.jit(xf.value_and_grad(loss), backend="interpreter")(w, xs)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-13, atol=1e-15)
