@@ -16,6 +16,7 @@ Needs the extra: pip install "xform[dask]".
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import dask.array as da
@@ -103,6 +104,7 @@ def measure(workers: int, args) -> dict:
         out["task"] = _best(ours, args.repeat) / args.blocks
         out["dask task"] = _best(theirs, args.repeat) / args.blocks
     cluster.close()
+    print(f"{workers} worker(s): {out}", file=sys.stderr, flush=True)
     return out
 
 

@@ -10,6 +10,7 @@ Needs the extra: pip install "xform[dask]".
 """
 import time
 
+import dask
 import dask.array as da
 import numpy as np
 
@@ -50,22 +51,21 @@ def make_data(seed=0):
 def main():
     client = xd.get_client()
     print(f"cluster: {len(client.nthreads())} workers")
-    x, y = make_data()
+    x, y = dask.persist(*make_data())  # generated once, kept in the workers' memory
     params = {"w": np.zeros(DIM), "b": 0.0}
 
     start = time.perf_counter()
     grads = xd.vmap(clipped_grad, in_axes=(None, 0, 0))(params, x, y)
-    summed = {k: v.sum(axis=0).compute() for k, v in grads.items()}
+    summed, = dask.compute({k: v.sum(axis=0) for k, v in grads.items()})
     print(f"per-example gradients of {ROWS} rows, clipped and summed on the cluster "
           f"in {time.perf_counter() - start:.1f} s (compiling included)")
-    xs, ys = x.compute(), y.compute()
+    xs, ys = dask.compute(x, y)
     local = xf.vmap(clipped_grad, in_axes=(None, 0, 0))(params, xs, ys)
     same = all(np.allclose(summed[k], local[k].sum(axis=0)) for k in summed)
     print(f"equal to the local vmap: {same}")
 
     start = time.perf_counter()
-    params, losses = xd.fit(mean_loss, params, (x.persist(), y.persist()), optim.adam(0.1), 30,
-                            reduce="mean")
+    params, losses = xd.fit(mean_loss, params, (x, y), optim.adam(0.1), 30, reduce="mean")
     accuracy = np.mean(((xs @ params["w"] + params["b"]) > 0) == (ys > 0.5))
     print(f"fit: loss {losses[0]:.3f} -> {losses[-1]:.3f} in 30 steps "
           f"({time.perf_counter() - start:.1f} s), training accuracy {accuracy:.3f}")

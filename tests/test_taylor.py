@@ -77,6 +77,11 @@ def test_closed_forms_of_the_recurrences():
                                    err_msg=name)
 
 
+def test_integer_powers_are_exact_at_zero():
+    for fun in (lambda x: x ** 3, lambda x: xnp.power(x, 3.0), lambda x: x * x * x):
+        np.testing.assert_array_equal(xf.derivatives(fun, 4)(0.0), [0, 0, 0, 6, 0])
+
+
 def test_logistic_and_tanh_stay_finite_far_out():
     for x in (-800.0, -30.0, 0.3, 30.0, 800.0):
         for fun in (xf.nn.sigmoid, xnp.tanh):
@@ -135,9 +140,12 @@ FIRST_ORDER = sorted(set(VMAP_TABLE) - HIGHER_ORDER)
 LAST_ONLY = LAST_OPERAND_ONLY | {"igamma", "igammac"}
 
 
+LIBRARY_PRIMITIVES = dict(registry)  # at import, before any test defines its own
+
+
 def test_every_primitive_has_a_taylor_rule():
     """A fast rule, inlining, or the jvp fallback (which needs a jvp rule)."""
-    missing = [n for n, p in registry.items()
+    missing = [n for n, p in LIBRARY_PRIMITIVES.items()
                if n not in taylor.RULES and n not in taylor._INLINE and p.jvp is None]
     assert not missing, f"these primitives have no Taylor rule and no jvp rule: {missing}"
 
@@ -237,6 +245,15 @@ def test_jet_of_jit_stays_one_call():
     assert [e.prim.name for e in ir.eqns].count("call") == 1
 
 
+def test_jit_of_jet_on_abstract_primals():
+    """Under jit the primals are abstract: cond, while and scan stay staged (run here by the
+    interpreter; the Numba build is the slow test below)."""
+    for fun in (_control, f, lambda x: xnp.prod(x) * _det_of(x)):
+        x = np.array([0.3, 0.5, 0.9]) if fun is not _control else 0.3
+        staged = xf.jit(xf.derivatives(fun, 3), compile="never")
+        np.testing.assert_allclose(staged(x), xf.derivatives(fun, 3)(x), rtol=1e-12)
+
+
 @pytest.mark.slow  # compiling the gather, pad and triangular_solve kernels takes 10-30 s cold
 def test_jit_of_jet_compiles_with_numba():
     x = np.array([0.2, -0.9])
@@ -247,6 +264,9 @@ def test_jit_of_jet_compiles_with_numba():
         np.testing.assert_allclose(xf.jit(xf.derivatives(_control, 3))(0.3),
                                    xf.derivatives(_control, 3)(0.3), rtol=1e-12)
         np.testing.assert_allclose(xf.derivatives(xf.jit(f), 4)(x), expected, rtol=1e-12)
+        y = np.array([0.3, 0.5, 0.9])
+        fun = xf.derivatives(lambda x: xnp.prod(x) * _det_of(x) + xnp.sum(xnp.cumprod(x)), 3)
+        np.testing.assert_allclose(xf.jit(fun)(y), fun(y), rtol=1e-12)
 
 
 def test_float32_is_preserved():
@@ -271,6 +291,26 @@ def test_program_size_is_polynomial_in_the_order():
     grad3 = eqns(nested_grad(f, 3))
     assert taylor8 < grad3
     assert eqns(lambda x: xf.derivatives(f, 2)(x)[2]) == taylor8  # independent of the order
+
+
+def _det_of(x):
+    return xnp.linalg.det(xnp.outer(x, x) + 2 * xnp.eye(3))
+
+
+@pytest.mark.parametrize("fun, x", [(xf.scipy.special.gammaln, 0.7),
+                                    (_det_of, np.array([0.3, 0.5, 0.9]))],
+                         ids=["lgamma", "det"])
+def test_jvp_fallback_chains_stay_polynomial(fun, x):
+    """lgamma and det have no series rule. lgamma's fallback needs digamma, which needs
+    polygamma(1), ... at every lower order, each computed once; det's jvp rule solves with
+    the matrix, which has a series rule. Both grow polynomially, not as 2^k."""
+    def eqns(k):
+        return len(xf.make_ir(lambda x: xf.derivatives(fun, k)(x)[k])(x).eqns)
+    assert eqns(8) < 4 * eqns(4)
+    v = np.ones(np.shape(x))
+    np.testing.assert_allclose(xf.derivatives(fun, 4)(x, v),
+                               [nested_jvp(lambda t: fun(x + t * v), k)(0.0) for k in range(5)],
+                               rtol=1e-10, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- peers

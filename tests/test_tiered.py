@@ -165,25 +165,46 @@ def test_an_unwritable_cache_costs_one_warning(tmp_path, monkeypatch, kind):
 
 
 def test_threads_racing_on_first_calls_agree_with_one_thread(cache):
-    funs = [xf.jit(lambda x, k=k: xnp.sum(xnp.sin(x * k) ** 2), compile="background")
-            for k in range(1, 5)]
+    """8 threads x 1,000 calls on 8 functions whose first calls race: every result is bit for
+    bit the interpreter's or the compiled program's, with no exception and no hang."""
+    def make(k, **options):
+        return xf.jit(lambda x: xnp.sum(xnp.sin(x * k) ** 2) + xnp.max(x) * k, **options)
     x = np.linspace(0, 3, 50)
-    expected = [float(np.sum(np.sin(x * k) ** 2)) for k in range(1, 5)]
+    funs = [make(k, compile="background") for k in range(1, 9)]
+    allowed = [{float(make(k, backend="interpreter")(x)), float(make(k, compile="sync")(x))}
+               for k in range(1, 9)]
     errors = []
 
     def work(seed):
         try:
-            for i in range(300):
+            for i in range(1000):
                 j = (seed + i) % len(funs)
-                np.testing.assert_allclose(funs[j](x), expected[j], rtol=1e-13)
+                assert float(funs[j](x)) in allowed[j]
         except Exception as exc:  # reported below
             errors.append(exc)
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(8)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    assert not errors
+        t.join(WAIT)
+    assert not any(t.is_alive() for t in threads) and not errors
+
+
+def test_two_processes_compiling_into_one_cold_cache_agree(tmp_path):
+    script = """
+        import numpy as np, xform as xf, xform.numpy as xnp
+        f = xf.jit(lambda x: xnp.sum(xnp.tanh(x) * xnp.cos(x * 3.0)), compile="sync")
+        print(float(f(np.linspace(-2, 2, 101))).hex())
+    """
+    env = dict(os.environ, XFORM_CACHE_DIR=str(tmp_path / "cache"),
+               NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=WAIT) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    assert outs[0][0] == outs[1][0] and outs[0][0].strip()
 
 
 def _run_script(body: str, cache_dir, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -24,13 +24,13 @@ from xform import tree
 from xform.backends import executable, runner_key
 from xform.core import (
     IR,
-    ShapedArray,
     Tracer,
     eval_ir,
     get_aval,
     instantiate,
     is_float_dtype,
     trace_closed,
+    typed_key,
 )
 from xform.transforms import colouring
 from xform.transforms.jvp import jvp_flat
@@ -41,57 +41,47 @@ from xform.transforms.vmap import vmap_flat
 
 
 class _Program:
-    """`fun` traced at one signature, as an IR over all the leaves of all its arguments;
-    `active` marks the leaves of the arguments at `argnums`."""
+    """`fun` traced at one signature as an IR of the leaves of the arguments at `argnums`
+    (the other arguments are constants of it, as under `jacfwd`)."""
 
     def __init__(self, fun, args, argnums, name):
-        self.name = name
-        self.treedef = tree.structure(tuple(args))
-        leaves = tree.leaves(tuple(args))
-        offsets = np.cumsum([0, *(len(tree.leaves(a)) for a in args)])
-        self.active = [False] * len(leaves)
-        for i in argnums:
-            self.active[offsets[i]:offsets[i + 1]] = [True] * (offsets[i + 1] - offsets[i])
+        self.name, self.argnums = name, argnums
+        leaves, treedef = tree.flatten(self.dynamic(args))
         self.in_avals = [get_aval(x) for x in leaves]
-        for a, on in zip(self.in_avals, self.active):
-            if on and not is_float_dtype(a.dtype):
+        for a in self.in_avals:
+            if not is_float_dtype(a.dtype):
                 raise TypeError(f"{name} needs floating-point inputs to differentiate with "
                                 f"respect to, but an input has dtype {a.dtype}. Convert it or "
                                 "leave it out of argnums.")
 
         def flat(*xs):
-            out = fun(*tree.unflatten(self.treedef, list(xs)))
-            return tree.leaves(out)
+            full = list(args)
+            for i, x in zip(argnums, tree.unflatten(treedef, list(xs))):
+                full[i] = x
+            return tree.leaves(fun(*full))
         self.ir = _closed(flat, self.in_avals, name)
         for a in self.ir.out_avals:
             if not is_float_dtype(a.dtype):
                 raise TypeError(f"{name} needs floating-point outputs, got one of dtype "
                                 f"{a.dtype}")
 
+    def dynamic(self, args) -> list:
+        return [args[i] for i in self.argnums]
+
+    def inputs(self, args) -> list:
+        """The program's inputs in a call with `args`."""
+        return tree.leaves(self.dynamic(args))
+
     @property
     def n_in(self) -> int:
-        return sum(a.size for a, on in zip(self.in_avals, self.active) if on)
+        return sum(a.size for a in self.in_avals)
 
-    def on_active(self, ir: IR, leaves: list) -> Callable:
-        """`ir` as a function of the active leaves, the others fixed at `leaves`."""
-        where = [i for i, on in enumerate(self.active) if on]
-
-        def run(*xs):
-            full = list(leaves)
-            for i, x in zip(where, xs):
-                full[i] = x
-            return eval_ir(ir, full)
-        return run
-
-    def split(self, rows: np.ndarray, avals) -> list:
+    @staticmethod
+    def split(rows: np.ndarray, avals) -> list:
         """A (k, total) matrix as k-batches shaped and typed like each of `avals`."""
         ends = np.cumsum([0, *(a.size for a in avals)])
         return [np.ascontiguousarray(rows[:, a:b]).reshape((len(rows), *v.shape)).astype(v.dtype)
                 for a, b, v in zip(ends[:-1], ends[1:], avals)]
-
-    @property
-    def active_avals(self) -> list[ShapedArray]:
-        return [a for a, on in zip(self.in_avals, self.active) if on]
 
 
 def _closed(flat, avals, name) -> IR:
@@ -108,26 +98,24 @@ def _dtype(avals):
 
 
 def _forward(prog: _Program, ir: IR, seeds: np.ndarray) -> Callable:
-    """A function of all the leaves giving the jvps of `ir` along the rows of `seeds`, as
-    one batched jvp: (k, *shape) per output."""
-    def run(*leaves):
-        fun = prog.on_active(ir, leaves)
-        primals = [x for x, on in zip(leaves, prog.active) if on]
-
+    """A function of the program's inputs giving the jvps of `ir` along the rows of
+    `seeds`, as one batched jvp: (k, *shape) per output."""
+    def run(*primals):
         def push(*ts):
-            _, t_out = jvp_flat(fun, primals, list(ts), prog.name)
+            _, t_out = jvp_flat(lambda *xs: eval_ir(ir, list(xs)), list(primals), list(ts),
+                                prog.name)
             return [instantiate(t) for t in t_out]
-        return vmap_flat(push, prog.split(seeds, prog.active_avals), [0] * len(primals),
+        return vmap_flat(push, prog.split(seeds, prog.in_avals), [0] * len(primals),
                          lambda: [0] * len(ir.outs), len(seeds), prog.name)
     return run
 
 
 def _reverse(prog: _Program, seeds: np.ndarray) -> Callable:
-    """A function of all the leaves giving the vjps of the program along the rows of
-    `seeds`, as one batched vjp: (k, *shape) per active input."""
-    def run(*leaves):
-        primals = [x for x, on in zip(leaves, prog.active) if on]
-        _, backward = vjp_flat(prog.on_active(prog.ir, leaves), primals, 0, prog.name)
+    """A function of the program's inputs giving the vjps of the program along the rows of
+    `seeds`, as one batched vjp: (k, *shape) per input."""
+    def run(*primals):
+        _, backward = vjp_flat(lambda *xs: eval_ir(prog.ir, list(xs)), list(primals), 0,
+                               prog.name)
         return vmap_flat(lambda *cts: [instantiate(c) for c in backward(list(cts))],
                          prog.split(seeds, prog.ir.out_avals), [0] * len(prog.ir.outs),
                          [0] * len(primals), len(seeds), prog.name)
@@ -135,11 +123,11 @@ def _reverse(prog: _Program, seeds: np.ndarray) -> Callable:
 
 
 def _compressed(prog: _Program, run: Callable, k: int) -> Callable[[list], np.ndarray]:
-    """`run` traced once and simplified, as a function of the leaves returning the compressed
-    derivative as one (k, total size) matrix."""
+    """`run` traced once and simplified, as a function of the program's inputs returning the
+    compressed derivative as one (k, total size) matrix."""
     exe = executable(simplify(_closed(run, prog.in_avals, prog.name)),
                      runner_key("interpreter", None))
-    return lambda leaves: np.hstack([np.asarray(o).reshape(k, -1) for o in exe(list(leaves))])
+    return lambda xs: np.hstack([np.asarray(o).reshape(k, -1) for o in exe(list(xs))])
 
 
 def _given(pattern, shape) -> sp.csr_matrix:
@@ -151,26 +139,41 @@ def _given(pattern, shape) -> sp.csr_matrix:
     return p
 
 
-def _concrete_leaves(args, name):
-    leaves = tree.leaves(tuple(args))
-    if any(isinstance(x, Tracer) for x in leaves):
+def _check_concrete(args, name):
+    if any(isinstance(x, Tracer) for x in tree.leaves(tuple(args))):
         raise TypeError(f"{name} returns a scipy.sparse matrix, computed on concrete values: "
                         "it cannot run inside jit, grad or vmap. Call it outside them (the "
                         "function it differentiates may itself be jitted).")
-    return leaves
+
+
+def _constant_key(x):
+    """A hashable stand-in for the value of an argument that is not differentiated (the
+    traced program and its pattern depend on it), or None."""
+    if isinstance(x, np.ndarray):
+        return (x.shape, x.dtype.str, x.tobytes())
+    return typed_key(x)
 
 
 class _Cache:
-    """Per-signature results of `build(args)`, keyed by pytree structure, shapes, dtypes."""
+    """Per-signature results of `build(args)`: keyed by the pytree structure, the shapes
+    and dtypes of the differentiated leaves, and the values of the other arguments (no
+    caching when one is unhashable)."""
 
-    def __init__(self, build):
-        self.build, self.entries = build, {}
+    def __init__(self, argnums, build):
+        self.argnums, self.build, self.entries = argnums, build, {}
 
     def __call__(self, args):
-        key = (tree.structure(tuple(args)),
-               tuple(get_aval(x) for x in tree.leaves(tuple(args))))
+        nums = _argnums(self.argnums, len(args))
+        parts = []
+        for i, a in enumerate(args):
+            leaves, treedef = tree.flatten(a)
+            parts.append(treedef)
+            parts.extend(get_aval(x) if i in nums else _constant_key(x) for x in leaves)
+        key = tuple(parts) if all(p is not None for p in parts) else None
+        if key is None:
+            return self.build(args, nums)
         if key not in self.entries:
-            self.entries[key] = self.build(args)
+            self.entries[key] = self.build(args, nums)
         return self.entries[key]
 
 
@@ -198,22 +201,22 @@ def sparsity(fun: Callable, argnums=0) -> Callable[..., sp.csr_matrix]:
            [0, 0, 1, 1]])
     """
     def pattern(*args):
-        _concrete_leaves(args, "sparsity")
-        prog = _Program(fun, args, _argnums(argnums, len(args)), "sparsity")
-        return jacobian_pattern(prog.ir, prog.active)
+        _check_concrete(args, "sparsity")
+        return jacobian_pattern(_Program(fun, args, _argnums(argnums, len(args)),
+                                         "sparsity").ir)
     return pattern
 
 
 def _gradient_program(fun, args, argnums, name) -> tuple[_Program, IR]:
-    """The program of `fun` and the IR of its gradient (over all leaves, like the program)."""
+    """The program of `fun` and the IR of its gradient (with the program's inputs)."""
     prog = _Program(fun, args, argnums, name)
     if [a.size for a in prog.ir.out_avals] != [1]:
         raise TypeError(f"{name} needs a function with one scalar output, got outputs "
                         f"{prog.ir.out_avals}; use xf.jacobian for vector outputs")
 
-    def gradient(*leaves):
-        primals = [x for x, on in zip(leaves, prog.active) if on]
-        (out,), backward = vjp_flat(prog.on_active(prog.ir, leaves), primals, 0, name)
+    def gradient(*primals):
+        (out,), backward = vjp_flat(lambda *xs: eval_ir(prog.ir, list(xs)), list(primals), 0,
+                                    name)
         aval = get_aval(out)
         return [instantiate(c) for c in backward([np.ones(aval.shape, aval.dtype)])]
     return prog, _closed(gradient, prog.in_avals, name)
@@ -238,10 +241,10 @@ def hessian_sparsity(fun: Callable, argnums=0) -> Callable[..., sp.csr_matrix]:
            [0, 0, 1, 1]])
     """
     def pattern(*args):
-        _concrete_leaves(args, "hessian_sparsity")
-        prog, grad_ir = _gradient_program(fun, args, _argnums(argnums, len(args)),
-                                          "hessian_sparsity")
-        return _symmetric(jacobian_pattern(grad_ir, prog.active))
+        _check_concrete(args, "hessian_sparsity")
+        _, grad_ir = _gradient_program(fun, args, _argnums(argnums, len(args)),
+                                       "hessian_sparsity")
+        return _symmetric(jacobian_pattern(grad_ir))
     return pattern
 
 
@@ -253,8 +256,8 @@ class _JacobianPlan:
     def __init__(self, fun, args, argnums, given, mode):
         self.prog = _Program(fun, args, argnums, "jacobian")
         shape = (sum(a.size for a in self.prog.ir.out_avals), self.prog.n_in)
-        self.pattern = (jacobian_pattern(self.prog.ir, self.prog.active)
-                        if isinstance(given, str) else _given(given, shape))
+        self.pattern = (jacobian_pattern(self.prog.ir) if isinstance(given, str)
+                        else _given(given, shape))
         if mode == "fwd" or (mode == "auto" and shape[1] <= shape[0]):
             self.mode, self.colours = "fwd", colouring.column_colouring(self.pattern)
         else:
@@ -267,7 +270,7 @@ class _JacobianPlan:
                 self.colours = other
         if self.n_colours:
             if self.mode == "fwd":
-                seeds = colouring.seeds(self.colours, _dtype(self.prog.active_avals))
+                seeds = colouring.seeds(self.colours, _dtype(self.prog.in_avals))
                 run = _forward(self.prog, self.prog.ir, seeds)
             else:
                 run = _reverse(self.prog, colouring.seeds(self.colours,
@@ -280,12 +283,12 @@ class _JacobianPlan:
     def n_colours(self) -> int:
         return int(self.colours.max(initial=-1)) + 1
 
-    def __call__(self, leaves) -> sp.csr_matrix:
+    def __call__(self, args) -> sp.csr_matrix:
         prog = self.prog
         if self.n_colours == 0:
             dtype = _dtype(prog.ir.out_avals)
             return sp.csr_matrix(self.pattern.shape, dtype=dtype)
-        return self.read(self.compressed(leaves))
+        return self.read(self.compressed(prog.inputs(args)))
 
 
 _MODES = ("fwd", "rev", "auto")
@@ -306,12 +309,11 @@ def sparse_jacobian(fun: Callable, argnums=0, sparsity="auto", mode: str = "auto
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     _check_sparsity(sparsity)
-    plans = _Cache(lambda args: _JacobianPlan(fun, args, _argnums(argnums, len(args)),
-                                              sparsity, mode))
+    plans = _Cache(argnums, lambda args, nums: _JacobianPlan(fun, args, nums, sparsity, mode))
 
     def jac(*args):
-        leaves = _concrete_leaves(args, "jacobian")
-        return plans(args)(leaves)
+        _check_concrete(args, "jacobian")
+        return plans(args)(args)
     jac.plans = plans
     return jac
 
@@ -320,8 +322,8 @@ class _HessianPlan:
     def __init__(self, fun, args, argnums, given):
         self.prog, self.grad_ir = _gradient_program(fun, args, argnums, "hessian")
         n = self.prog.n_in
-        self.pattern = _symmetric(jacobian_pattern(self.grad_ir, self.prog.active)
-                                  if isinstance(given, str) else _given(given, (n, n)))
+        self.pattern = _symmetric(jacobian_pattern(self.grad_ir) if isinstance(given, str)
+                                  else _given(given, (n, n)))
         self.colours = colouring.column_colouring(self.pattern)
         self.symmetric = False
         if self.n_colours > 3:  # a star colouring of a graph with a 4-vertex path needs 3
@@ -330,7 +332,7 @@ class _HessianPlan:
                     and colouring.star_recoverable(self.pattern, star)):
                 self.colours, self.symmetric = star, True
         if self.n_colours:
-            seeds = colouring.seeds(self.colours, _dtype(self.prog.active_avals))
+            seeds = colouring.seeds(self.colours, _dtype(self.prog.in_avals))
             self.compressed = _compressed(self.prog, _forward(self.prog, self.grad_ir, seeds),
                                           self.n_colours)
             self.read = (colouring.symmetric_entries if self.symmetric else
@@ -340,12 +342,12 @@ class _HessianPlan:
     def n_colours(self) -> int:
         return int(self.colours.max(initial=-1)) + 1
 
-    def __call__(self, leaves) -> sp.csr_matrix:
+    def __call__(self, args) -> sp.csr_matrix:
         prog = self.prog
-        dtype = _dtype(prog.active_avals)
+        dtype = _dtype(prog.in_avals)
         if self.n_colours == 0:
             return sp.csr_matrix(self.pattern.shape, dtype=dtype)
-        return self.read(self.compressed(leaves))
+        return self.read(self.compressed(prog.inputs(args)))
 
 
 def sparse_hessian(fun: Callable, argnums=0, sparsity="auto") -> Callable[..., sp.csr_matrix]:
@@ -356,11 +358,10 @@ def sparse_hessian(fun: Callable, argnums=0, sparsity="auto") -> Callable[..., s
     Hessian is one batched forward-over-reverse pass. `xf.hessian(f, sparsity=...)` calls
     this."""
     _check_sparsity(sparsity)
-    plans = _Cache(lambda args: _HessianPlan(fun, args, _argnums(argnums, len(args)),
-                                             sparsity))
+    plans = _Cache(argnums, lambda args, nums: _HessianPlan(fun, args, nums, sparsity))
 
     def hess(*args):
-        leaves = _concrete_leaves(args, "hessian")
-        return plans(args)(leaves)
+        _check_concrete(args, "hessian")
+        return plans(args)(args)
     hess.plans = plans
     return hess

@@ -43,11 +43,18 @@ def module_name(source: str) -> str:
 
 def write_source(directory: str, name: str, text: str) -> str:
     """The path of `name`.py in `directory` holding exactly `text`, (re)written atomically
-    when it is missing or differs (a truncated or damaged file is replaced)."""
+    when it is missing or differs (a truncated or damaged file is replaced).
+
+    Its modification time is a hash of `text`: Numba keys its cached code by the source's
+    (modification time, size), so cached code that belongs to another source (files swapped
+    or copied between programs) is seen as stale and recompiled, never run."""
     path = os.path.join(directory, name + ".py")
+    stamp = 10 ** 9 + int(hashlib.sha256(text.encode()).hexdigest()[:7], 16)
     try:
         with open(path) as f:
             if f.read() == text:
+                if os.stat(path).st_mtime != stamp:
+                    os.utime(path, (stamp, stamp))
                 return path
     except (OSError, UnicodeDecodeError):
         pass
@@ -56,6 +63,7 @@ def write_source(directory: str, name: str, text: str) -> str:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.utime(tmp, (stamp, stamp))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -242,6 +250,8 @@ def _looks_like_cache_failure(exc: Exception) -> bool:
     """An unreadable cache entry (Numba recovers from most by itself); errors raised by the
     program, such as a LinAlgError on a singular matrix, are not."""
     import pickle
+    if isinstance(exc, RuntimeError):  # e.g. "LLVM bitcode parsing error": a damaged file
+        return "bitcode" in str(exc).lower() or "llvm" in str(exc).lower()
     return isinstance(exc, (EOFError, pickle.UnpicklingError, ImportError))
 
 

@@ -12,6 +12,7 @@ import dask
 import dask.array as da
 import numpy as np
 
+from xform import tree
 from xform.core import ShapedArray, get_aval, trace_closed
 from xform.dask._ship import Program
 from xform.transforms.simplify import simplify
@@ -68,7 +69,8 @@ def block_lists(leaves: dict, chunks: tuple[int, ...]) -> dict:
     for i, x in leaves.items():
         if isinstance(x, np.ndarray):
             x = da.from_array(x, chunks=(chunks,) + x.shape[1:])
-        out[i] = list(x.to_delayed().reshape(-1))
+        # Unoptimised, so that block keys are the same whichever graph reads them.
+        out[i] = list(x.to_delayed(optimize_graph=False).reshape(-1))
     return out
 
 
@@ -96,6 +98,19 @@ def trace(flat_fun, avals: list[ShapedArray], what: str) -> tuple[Program, list]
     return Program(ir), ir.out_avals
 
 
-def describe(owners: list[int], n_args: int, i: int) -> str:
-    """How an error names leaf `i`: its argument, and the leaf when arguments are pytrees."""
-    return f"argument {owners[i]}" + (f" (leaf {i})" if len(owners) > n_args else "")
+def names(args, leaves) -> dict:
+    """How errors name each leaf: its argument, and the leaf when arguments are pytrees."""
+    owners = [i for i, a in enumerate(args) for _ in tree.leaves(a)]
+    pytrees = len(leaves) > len(args)
+    return {i: f"argument {owners[i]}" + (f" (leaf {i})" if pytrees else "")
+            for i in range(len(leaves))}
+
+
+COMPILE_MODES = ("sync", "never")
+
+
+def check_compile(compile: str) -> str:
+    """`compile`, checked: "sync" compiles on the workers, "never" interprets there."""
+    if compile not in COMPILE_MODES:
+        raise ValueError(f"xform.dask: compile must be one of {COMPILE_MODES}, got {compile!r}")
+    return compile

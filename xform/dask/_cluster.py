@@ -7,6 +7,7 @@ per core, started on first use and reused until the process exits.
 """
 from __future__ import annotations
 
+import atexit
 import os
 
 import dask
@@ -37,7 +38,16 @@ def get_client(client: distributed.Client | None = None) -> distributed.Client:
         cluster = distributed.LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
                                            processes=True, dashboard_address=":0")
         _STARTED.append((cluster, distributed.Client(cluster)))
+        atexit.register(_shut_down)
     return _STARTED[0][1]
+
+
+def _shut_down() -> None:
+    """Release the shipped programs, then close the client and cluster started here."""
+    _SHIPPED.clear()
+    for cluster, client in _STARTED:
+        client.close()
+        cluster.close()
 
 
 def ship(client: distributed.Client, program: Program) -> distributed.Future:

@@ -11,7 +11,6 @@ from xform.api import value_and_grad as local_value_and_grad
 from xform.core import ShapedArray
 from xform.dask import _blocks, _worker
 from xform.dask._cluster import get_client, n_workers, ship
-from xform.dask._vmap import check_compile
 from xform.optim.transforms import apply_updates
 
 REDUCTIONS = ("sum", "mean")
@@ -40,47 +39,53 @@ def value_and_grad(loss: Callable, reduce: str = "sum", argnums=0, *, client=Non
     if reduce not in REDUCTIONS:
         raise ValueError(f"xform.dask.value_and_grad: reduce must be one of {REDUCTIONS}, got "
                          f"{reduce!r}")
-    check_compile(compile)
+    _blocks.check_compile(compile)
     cache: dict = {}
 
     def vg(*args):
         c = get_client(client)
         nums = _argnums(argnums, len(args))
         leaves, in_tree = tree.flatten(list(args))
+        names = _blocks.names(args, leaves)
         owners = [i for i, a in enumerate(args) for _ in tree.leaves(a)]
-        names = {i: _blocks.describe(owners, len(args), i) for i in range(len(leaves))}
         split = {i: _blocks.split_leaf(x, 0, names[i], "value_and_grad")
                  for i, x in enumerate(leaves) if owners[i] not in nums}
         if not split:
             raise ValueError("xform.dask.value_and_grad needs data: at least one argument "
                              "outside argnums, split along axis 0 into partitions")
         chunks = _blocks.common_chunks(split, names, "value_and_grad", n_workers(c))
+        if sum(chunks) == 0:
+            raise ValueError("xform.dask.value_and_grad: the data has no rows")
         programs = {}
-        for n in sorted(set(chunks)):
-            avals = [_blocks.aval_of(x) for x in leaves]
-            avals = [ShapedArray((n,) + a.shape[1:], a.dtype) if i in split else a
-                     for i, a in enumerate(avals)]
+        for n in set(chunks):
+            avals = [ShapedArray((n,) + x.shape[1:], x.dtype) if i in split
+                     else _blocks.aval_of(x) for i, x in enumerate(leaves)]
             key = (in_tree, tuple(avals), nums)
             if key not in cache:
                 cache[key] = _trace(loss, in_tree, avals, nums)
             programs[n] = cache[key]
-        out_tree = programs[chunks[0]][1]
-        shipped = {n: ship(c, p) for n, (p, _) in programs.items()}
-        params = {i: f for i, f in zip(
-            [i for i in range(len(leaves)) if i not in split],
-            c.scatter([leaves[i] for i in range(len(leaves)) if i not in split],
-                      broadcast=True))}
-        blocks = _blocks.block_lists(split, chunks)
-        total = sum(chunks)
-        if total == 0:
-            raise ValueError("xform.dask.value_and_grad: the data has no rows")
-        run = dask.delayed(_worker.run_weighted, pure=True)
-        parts = [run(shipped[n], compile, n / total if reduce == "mean" else 1,
-                     *[blocks[i][b] if i in split else params[i] for i in range(len(leaves))])
-                 for b, n in enumerate(chunks)]
-        leaves = c.compute(_tree_sum(parts)).result()
-        return tree.unflatten(out_tree, [x[()] if x.ndim == 0 else x for x in leaves])
+        parts = _partials(c, {n: p for n, (p, _) in programs.items()}, compile, leaves, split,
+                          chunks, reduce)
+        out = c.compute(_tree_sum(parts)).result()
+        return tree.unflatten(programs[chunks[0]][1], [x[()] if x.ndim == 0 else x for x in out])
     return vg
+
+
+def _partials(client, programs: dict, compile, leaves, split, chunks, reduce) -> list:
+    """One task per partition computing its (weighted) value and gradient. The parameters
+    are copied to every worker once, the programs once per session."""
+    shipped = {n: ship(client, p) for n, p in programs.items()}
+    fixed = [i for i in range(len(leaves)) if i not in split]
+    # Fresh keys at each call: scattering again a key whose previous Future is being
+    # released can lose the data.
+    params = dict(zip(fixed, client.scatter([leaves[i] for i in fixed], broadcast=True,
+                                            hash=False)))
+    blocks = _blocks.block_lists(split, chunks)
+    total = sum(chunks)
+    run = dask.delayed(_worker.run_weighted, pure=True)
+    return [run(shipped[n], compile, n / total if reduce == "mean" else 1,
+                *[blocks[i][b] if i in split else params[i] for i in range(len(leaves))])
+            for b, n in enumerate(chunks)]
 
 
 def _argnums(argnums, n: int) -> tuple[int, ...]:

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable
 from xform import tree
 from xform.dask import _blocks, _worker
 from xform.dask._cluster import get_client, ship
-from xform.dask._vmap import check_compile
 
 
 def map(fun: Callable, items: Iterable, *, client=None, compile: str = "sync") -> list:
@@ -24,7 +23,7 @@ def map(fun: Callable, items: Iterable, *, client=None, compile: str = "sync") -
     ...        [{"a": np.ones(3), "b": float(k)} for k in range(3)])  # doctest: +SKIP
     [array(0.), array(3.), array(6.)]
     """
-    check_compile(compile)
+    _blocks.check_compile(compile)
     c = get_client(client)
     programs: dict = {}
     futures, trees = [], []

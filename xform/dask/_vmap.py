@@ -12,14 +12,6 @@ from xform.core import ShapedArray
 from xform.dask import _blocks, _worker
 from xform.dask._cluster import get_client, n_workers
 
-COMPILE_MODES = ("sync", "never")
-
-
-def check_compile(compile: str) -> str:
-    if compile not in COMPILE_MODES:
-        raise ValueError(f"xform.dask: compile must be one of {COMPILE_MODES}, got {compile!r}")
-    return compile
-
 
 def vmap(fun: Callable, in_axes=0, out_axes=0, *, client=None, compile: str = "sync"):
     """`xf.vmap(fun, in_axes, out_axes)` run block by block on a Dask cluster.
@@ -40,43 +32,50 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, *, client=None, compile: str = "s
     >>> y.chunks, float(y.sum().compute())          # doctest: +SKIP
     (((250, 250, 250, 250),), 3000.0)
     """
-    check_compile(compile)
+    _blocks.check_compile(compile)
     cache: dict = {}
 
     def mapped(*args):
         c = get_client(client)
         leaves, in_tree = tree.flatten(list(args))
-        axes = _in_axes(in_axes, args)
-        owners = [i for i, a in enumerate(args) for _ in tree.leaves(a)]
-        names = {i: _blocks.describe(owners, len(args), i) for i in range(len(leaves))}
-        split = {i: _blocks.split_leaf(x, ax, names[i], "vmap")
-                 for i, (x, ax) in enumerate(zip(leaves, axes)) if ax is not None}
-        if not split:
-            raise ValueError("xform.dask.vmap needs at least one mapped argument (in_axes not "
-                             "None)")
-        chunks = _blocks.common_chunks(split, names, "vmap", n_workers(c))
+        split = _split(leaves, _in_axes(in_axes, args), _blocks.names(args, leaves))
+        chunks = _blocks.common_chunks(split, _blocks.names(args, leaves), "vmap",
+                                       n_workers(c))
         size = max(chunks)
-        avals = [_blocks.aval_of(split[i])
-                 if i in split else _blocks.aval_of(x) for i, x in enumerate(leaves)]
-        avals = [ShapedArray((size,) + a.shape[1:], a.dtype) if i in split else a
-                 for i, a in enumerate(avals)]
+        avals = [ShapedArray((size,) + split[i].shape[1:], x.dtype) if i in split
+                 else _blocks.aval_of(x) for i, x in enumerate(leaves)]
         key = (in_tree, tuple(avals), tuple(split))
         if key not in cache:
             cache[key] = _trace(fun, in_tree, avals, set(split))
         program, out_avals, out_tree = cache[key]
-        blocks = _blocks.block_lists(split, chunks)
-        consts = {i: _blocks.constant(x) for i, x in enumerate(leaves) if i not in split}
-        run = dask.delayed(_worker.run_block, pure=True)
-        shipped = dask.delayed(program)
-        mask = tuple(i in split for i in range(len(leaves)))
-        results = [run(shipped, compile, size, mask,
-                       *[blocks[i][b] if i in split else consts[i] for i in range(len(leaves))])
-                   for b in range(len(chunks))]
-        outs = [da.concatenate([da.from_delayed(r[j], (n,) + aval.shape[1:], dtype=aval.dtype)
-                                for r, n in zip(results, chunks)])
-                for j, aval in enumerate(out_avals)]
+        outs = _run_blocks(program, compile, leaves, split, chunks, out_avals)
         return tree.unflatten(out_tree, _place(outs, out_axes, out_tree))
     return mapped
+
+
+def _split(leaves, axes, names) -> dict:
+    """The mapped leaves by position, mapped axis first."""
+    split = {i: _blocks.split_leaf(x, ax, names[i], "vmap")
+             for i, (x, ax) in enumerate(zip(leaves, axes)) if ax is not None}
+    if not split:
+        raise ValueError("xform.dask.vmap needs at least one mapped argument (in_axes not None)")
+    return split
+
+
+def _run_blocks(program, compile, leaves, split, chunks, out_avals) -> list:
+    """The graph running `program` on each block: one lazy dask array per output, mapped
+    axis first."""
+    blocks = _blocks.block_lists(split, chunks)
+    consts = {i: _blocks.constant(x) for i, x in enumerate(leaves) if i not in split}
+    run = dask.delayed(_worker.run_block, pure=True)
+    shipped = dask.delayed(program)
+    mask = tuple(i in split for i in range(len(leaves)))
+    results = [run(shipped, compile, max(chunks), mask,
+                   *[blocks[i][b] if i in split else consts[i] for i in range(len(leaves))])
+               for b in range(len(chunks))]
+    return [da.concatenate([da.from_delayed(r[j], (n,) + aval.shape[1:], dtype=aval.dtype)
+                            for r, n in zip(results, chunks)])
+            for j, aval in enumerate(out_avals)]
 
 
 def _in_axes(in_axes, args) -> list:

@@ -61,9 +61,11 @@ def _machine_lock(name: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def programs() -> list[str]:
-    """The hashes of the programs this worker has built (for tests and diagnostics)."""
-    return sorted(key for key, _ in _PROGRAMS)
+def status() -> dict:
+    """This worker's programs (their hashes) and how many Numba programs it compiled and
+    loaded from the disk cache (for tests and diagnostics: `client.run(status)`)."""
+    from xform.backends.numba import stats
+    return {"programs": sorted(key for key, _ in _PROGRAMS), **stats}
 
 
 def run(program: Program, compile: str, *leaves) -> tuple:

@@ -12,7 +12,8 @@ selections and products, so a stencil program over 10⁵ inputs costs millisecon
   at known indices) select rows: the primitive's own impl, run on element numbers, says which
   input element each output element is;
 - reductions, cumulative sums and products, sorting (conservatively: all along the axis),
-  scatters, and `dot_general` (using the zeros of a known operand) sum rows;
+  scatters, windowed reductions, convolutions (without feature or batch groups) and
+  `dot_general` (both using the zeros of a known operand) sum rows;
 - primitives with a zero derivative (comparisons, rounding, `stop_gradient`, integer outputs)
   give empty rows;
 - control flow: the branch taken when its index is known, else the union over branches; a
@@ -33,6 +34,15 @@ import scipy.sparse as sp
 
 from xform.core import IR, Literal, at_root, has_effect, is_float_dtype, registry
 from xform.primitives import elementwise, special
+from xform.primitives.conv import (
+    _conv_sizes,
+    _conv_tables,
+    _gather_windows,
+    _out_layout,
+    _window_geometry,
+    _windowed_axes,
+    source_table,
+)
 
 # The longest scan unrolled exactly; longer ones take a conservative fixed point.
 UNROLL_SCAN = 64
@@ -299,6 +309,74 @@ def _dot_general(ctx, ins, in_avals, out_avals, dimension_numbers, **_):
     return [_union(parts)]
 
 
+# ----------------------------------------------------------------------------- windows
+
+def _window_axis(p: sp.csr_matrix, shape, axis, table) -> tuple[sp.csr_matrix, tuple]:
+    """Windows along one axis: output (…, y, …) is the union of the input elements (…,
+    table[y, j], …) (-1: padding, nothing). Returns the new pattern and shape."""
+    m = table.shape[0]
+    numbered = np.moveaxis(np.arange(math.prod(shape), dtype=np.int64).reshape(shape), axis, -1)
+    numbered = np.concatenate([numbered, np.full((*numbered.shape[:-1], 1), -1)], -1)
+    sources = numbered[..., table]                                  # (..., m, k)
+    out_shape = (*shape[:axis], m, *shape[axis + 1:])
+    rows = np.moveaxis(np.arange(math.prod(out_shape), dtype=np.int64).reshape(out_shape),
+                       axis, -1)
+    rows = np.broadcast_to(rows[..., None], sources.shape).ravel()
+    sources = sources.ravel()
+    keep = sources >= 0
+    s = sp.csr_matrix((np.ones(keep.sum(), bool), (rows[keep], sources[keep])),
+                      shape=(math.prod(out_shape), math.prod(shape)))
+    return (s @ p).tocsr(), out_shape
+
+
+def _reduce_window(ctx, ins, in_avals, out_avals, **params):
+    (p,), (xa,) = ins, in_avals
+    shape = xa.shape
+    for axis in _windowed_axes(params):
+        p, shape = _window_axis(p, shape, axis, source_table(shape[axis],
+                                                             *_window_geometry(params, axis)))
+    return [p]
+
+
+def _conv(ctx, ins, in_avals, out_avals, **params):
+    """conv_general_dilated without feature or batch groups: an output element depends on
+    the input elements of its window met by a non-zero (or unknown) kernel entry, and on the
+    kernel entries of its output feature."""
+    (x, w), (xa, wa), (oa,) = ins, in_avals, out_avals
+    sz = _conv_sizes(xa.shape, wa.shape, params)
+    if sz.groups > 1:
+        return _conservative(ctx, ins, in_avals, out_avals)
+    lhs_spec, rhs_spec, out_spec = params["dimension_numbers"]
+    n, y, k = sz.n, math.prod(sz.out), math.prod(sz.kernel)
+    numbered = np.arange(xa.size, dtype=np.int64).reshape(xa.shape)
+    taps = _gather_windows(numbered.transpose((lhs_spec[0], *lhs_spec[2:], lhs_spec[1])),
+                           _conv_tables(sz, params), -1).reshape(n, y, k, sz.c)
+    out = np.arange(oa.size, dtype=np.int64).reshape(oa.shape)
+    out = out.transpose(np.argsort(_out_layout(out_spec))).reshape(n, y, sz.o)
+    parts = []
+    if _is_dep(x):
+        if _is_dep(w):
+            used = np.ones((sz.o, k, sz.c), bool)
+        else:
+            used = np.asarray(w).transpose((rhs_spec[0], *rhs_spec[2:], rhs_spec[1]))
+            used = used.reshape(sz.o, k, sz.c) != 0
+        oi, ki, ci = np.nonzero(used)
+        rows = out[:, :, oi].ravel()
+        cols = taps[:, :, ki, ci].ravel()
+        keep = cols >= 0
+        s = sp.csr_matrix((np.ones(keep.sum(), bool), (rows[keep], cols[keep])),
+                          shape=(oa.size, xa.size))
+        parts.append((s @ x).tocsr())
+    if _is_dep(w):
+        axes = [-1 if d == rhs_spec[0] else 1 for d in range(wa.ndim)]
+        feature = np.broadcast_to(np.arange(sz.o).reshape(axes), wa.shape)
+        per_feature = _sum_rows(w, feature, sz.o)
+        of_out = np.empty(oa.size, np.int64)
+        of_out[out.ravel()] = np.broadcast_to(np.arange(sz.o), (n, y, sz.o)).ravel()
+        parts.append(_select_rows(per_feature, of_out))
+    return [_union(parts)]
+
+
 # ----------------------------------------------------------------------------- the rules
 
 def _family(module) -> set[str]:
@@ -333,6 +411,8 @@ RULES: dict[str, Callable] = {
     "cumprod": _cumulative,
     "sort": _along_axis,
     "dot_general": _dot_general,
+    "conv_general_dilated": _conv,
+    **{f"reduce_window_{kind}": _reduce_window for kind in ("sum", "max", "min")},
     **{name: _no_derivative for name in _NO_DERIVATIVE},
 }
 

@@ -8,6 +8,10 @@ rule is a handful of equations whatever the order, and costs O(k^2) per element:
   rule (each term goes through the same primitive);
 - bilinear ones (mul, dot_general, conv_general_dilated) sum f(a_{j-i}, b_i) over the
   Toeplitz matrix of a's coefficients (Cauchy convolution);
+- running and full products (cumprod, reduce_prod) double up: log2(n) products of series;
+- linear solves (solve, triangular_solve) solve for one coefficient after another with the
+  same matrix (O(k) equations), which det, inv, slogdet and cholesky inherit through their
+  jvp rules;
 - exp, log, sin/cos, sinh/cosh, powers, division, logistic and tanh solve their ODE-based
   recurrences as one lower-triangular system of size k + 1 per element (forward substitution
   is the recurrence);
@@ -20,7 +24,8 @@ rule is a handful of equations whatever the order, and costs O(k^2) per element:
 
 The rules are kept in this module's table keyed by primitive name rather than as a `taylor`
 attribute of each primitive: most primitives need no rule of their own (the jvp fallback
-covers them), and the few that do share four family rules.
+covers them), and the rules that exist are shared by families (linear, bilinear, the
+triangular recurrences, control flow), which read best side by side.
 """
 from __future__ import annotations
 
@@ -28,26 +33,28 @@ import math
 
 import numpy as np
 
-from xform.core import (IR, Interpreter, ShapedArray, Tracer, Var, Zero, eval_ir, get_aval,
-                        is_float_dtype, new_interpreter, trace_closed, using)
+from xform.core import (IR, Interpreter, ShapedArray, Tracer, Var, Zero, concrete_or_none,
+                        eval_ir, get_aval, has_effect, is_float_dtype, new_interpreter,
+                        trace_closed, typed_key, using)
 from xform.primitives import elementwise as ew
 from xform.primitives.indexing import gather
-from xform.primitives.linalg import triangular_solve
+from xform.primitives.linalg import dot_general, triangular_solve
 from xform.primitives.reductions import reduce_sum
 from xform.primitives.structural import (broadcast_in_dim, concatenate, moveaxis, pad, reshape,
-                                         slice_, transpose)
+                                         rev, slice_, transpose)
 from xform.transforms.simplify import simplify
 
 
 class TaylorTracer(Tracer):
     """A primal value and its Taylor coefficients 1..k stacked along a leading axis."""
 
-    __slots__ = ("aval", "primal", "series")
+    __slots__ = ("aval", "origin", "primal", "series")
 
-    def __init__(self, interp, primal, series):
+    def __init__(self, interp, primal, series, origin=None):
         self.interp = interp
         self.primal = primal
         self.series = series
+        self.origin = origin  # which value this one truncates (see TaylorInterpreter.by_jvp)
         self.aval = get_aval(primal)
 
     def concrete(self):
@@ -58,10 +65,11 @@ class TaylorTracer(Tracer):
 class TaylorInterpreter(Interpreter):
     """Applies Taylor rules of order `order` to operations on its own tracers."""
 
-    def __init__(self, parent, order: int, name: str = "jet"):
+    def __init__(self, parent, order: int, name: str = "jet", memo: dict | None = None):
         super().__init__(parent)
         self.order = order
         self.name = name
+        self.memo = {"alive": []} if memo is None else memo
 
     def process(self, prim, args, params):
         primals, series, own = [], [], False
@@ -78,9 +86,30 @@ class TaylorInterpreter(Interpreter):
         with using(self.parent):
             if not own:
                 return prim.bind(*primals, **params)
-            rule = RULES.get(prim.name, _by_jvp)
-            outs, out_series = rule(prim, self.order, primals, series, **params)
+            rule = RULES.get(prim.name)
+            if rule is None:
+                outs, out_series = self.by_jvp(prim, args, primals, series, params)
+            else:
+                outs, out_series = rule(prim, self.order, primals, series, **params)
         return [o if s is None else TaylorTracer(self, o, s) for o, s in zip(outs, out_series)]
+
+    def by_jvp(self, prim, args, primals, series, params):
+        """`_by_jvp`, remembered per (primitive, params, operands, order). Its recursion
+        applies a primitive and its derivatives to truncations of the same operands at every
+        lower order (lgamma -> digamma -> polygamma ...); the memo, shared by the nested
+        interpreters and keyed by the value each operand truncates, computes each once, so
+        the cost stays polynomial in the order."""
+        self.memo["alive"].append(args)  # the ids below stay unique while the memo lives
+        origins = tuple(a.origin if isinstance(a, TaylorTracer) and a.origin is not None
+                        else id(a) for a in args)
+        params_key = None if has_effect(prim, params) else typed_key(tuple(sorted(params.items())))
+        key = None if params_key is None else (prim.name, params_key, origins, self.order)
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = _by_jvp(prim, self.order, primals, series, origins, self.memo, **params)
+            if key is not None:
+                self.memo[key] = hit
+        return hit
 
 
 def jet_flat(fun, primals: list, series: list, order: int, name: str = "jet"):
@@ -201,7 +230,7 @@ def _times(F, c):
 
 
 def _series_of(prim_value, F):
-    """(primal, series) from a primal and a solution whose row 0 is 1: scaled by the primal."""
+    """Coefficients 1..k of y_0 times a series F whose first coefficient is 1."""
     return _tail(_times(F, prim_value))
 
 
@@ -339,18 +368,31 @@ def _power(exponent: float):
 
 
 def _pow(prim, k, primals, series, **params):
+    """x ** y: through the jvp rule when y has a series; by products when y is a constant
+    small integer (exact where x_0 = 0); else the recurrence of `_power_series`."""
     (x, y), (sx, sy) = primals, series
     if sy is not None:
         return _by_jvp(prim, k, primals, series, **params)
     (out,) = prim.bind(x, y, **params)
+    n = concrete_or_none(y)
+    if n is not None and np.ndim(n) == 0 and float(n).is_integer() and abs(n) <= 64:
+        s = _integer_power_series(x, sx, int(n), k)
+        if s is not None and _shape(s)[1:] != _shape(out):
+            s = broadcast_in_dim(s, (k, *_shape(out)), (0,))
+        return [out], [s]
     return [out], [_power_series(x, sx, y, k, out)]
 
 
 def _integer_pow(prim, k, primals, series, *, y):
     (x,), (s,) = primals, series
     (out,) = prim.bind(x, y=y)
+    return [out], [_integer_power_series(x, s, y, k)]
+
+
+def _integer_power_series(x, s, y: int, k: int):
+    """Coefficients 1..k of x ** y by repeated squaring of the series (None for y = 0)."""
     if y == 0:
-        return [out], [None]
+        return None
     base, acc, n = (x, s), None, abs(y)
     while n:
         if n & 1:
@@ -360,13 +402,87 @@ def _integer_pow(prim, k, primals, series, *, y):
             base = _pair(ew.mul_p, base, base, k)
     if y < 0:
         acc = _pair(ew.div_p, (np.ones((), _dtype(x)), None), acc, k)
-    return [out], [acc[1]]
+    return acc[1]
 
 
 def _pair(prim, a, b, k):
     """(primal, series) of prim(a, b) for (primal, series) pairs a and b."""
     (out,), (s,) = RULES[prim.name](prim, k, [a[0], b[0]], [a[1], b[1]])
     return out, s
+
+
+def _running_product(pair, axis: int, k: int):
+    """(primal, series) of the running products of a (primal, series) pair along `axis`, by
+    doubling (Hillis-Steele): log2(n) products of series, each with the series shifted by
+    1, 2, 4, ... places (ones shifted in)."""
+    x = pair[0]
+    n, nd = _shape(x)[axis], _ndim(x)
+    shift = 1
+    while shift < n:
+        lo, hi = [0] * nd, [0] * nd
+        lo[axis], hi[axis] = shift, -shift
+        shifted = (pad(pair[0], np.ones((), _dtype(x)), lo, hi),
+                   pad(pair[1], np.zeros((), _dtype(x)), [0, *lo], [0, *hi]))
+        pair, shift = _pair(ew.mul_p, pair, shifted, k), 2 * shift
+    return pair
+
+
+def _cumprod(prim, k, primals, series, *, axis, reverse):
+    (x,), (s,) = primals, series
+    (out,) = prim.bind(x, axis=axis, reverse=reverse)
+    if reverse:
+        x, s = rev(x, (axis,)), rev(s, (axis + 1,))
+    s = _running_product((x, s), axis, k)[1]
+    return [out], [rev(s, (axis + 1,)) if reverse else s]
+
+
+def _reduce_prod(prim, k, primals, series, *, axes):
+    """The last of the running products over the reduced axes, flattened into one."""
+    (x,), (s,) = primals, series
+    (out,) = prim.bind(x, axes=axes)
+    shape = _shape(x)
+    kept = [i for i in range(len(shape)) if i not in axes]
+    m, rest = math.prod(shape[a] for a in axes), tuple(shape[i] for i in kept)
+    x = reshape(transpose(x, (*axes, *kept)), (m, *rest))
+    s = reshape(transpose(s, (0, *(a + 1 for a in axes), *(i + 1 for i in kept))), (k, m, *rest))
+    s = _running_product((x, s), 0, k)[1]
+    last = slice_(s, (0, m - 1) + (0,) * len(rest), (k, m, *rest))
+    return [out], [reshape(last, (k, *rest))]
+
+
+def _linear_solve(prim, k, primals, series, left_side=True, lower=True, transpose_a=False,
+                  unit_diagonal=None):
+    """solve and triangular_solve, op(A) X = B (or X op(A) = B): with A's series, order by
+    order, op(A_0) X_j = B_j - sum_{i=1}^{j} op(A_i) X_{j-i} (one batched product each)."""
+    (a, b), (sa, sb) = primals, series
+    params = {} if unit_diagonal is None else {
+        "left_side": left_side, "lower": lower, "transpose_a": transpose_a,
+        "unit_diagonal": unit_diagonal}
+    if sa is None:
+        return _linear(1)(prim, k, primals, series, **params)
+    (out,) = prim.bind(a, b, **params)
+    *batch, n, _ = _shape(a)
+    nb = len(batch)
+    if unit_diagonal is not None:  # only one triangle of A is read
+        tri = np.tril(np.ones((n, n)), -1 if unit_diagonal else 0)
+        mask = np.broadcast_to(tri if lower else tri.T, (k, *batch, n, n))
+        sa = ew.mul(sa, np.ascontiguousarray(mask, _dtype(a)))
+    a_dim = nb + 2 if left_side != transpose_a else nb + 1
+    x_dim = nb + 1 if left_side else nb + 2
+    dims = tuple(range(nb + 1))
+    xs, stacked = [], _lead(out, 1)
+    for j in range(1, k + 1):
+        aj = slice_(sa, (0,) * (nb + 3), (j, *batch, n, n))
+        if left_side:
+            prod = dot_general(aj, stacked, ((a_dim,), (x_dim,)), (dims, dims))
+        else:
+            prod = dot_general(stacked, aj, ((x_dim,), (a_dim,)), (dims, dims))
+        prod = reduce_sum(prod, (0,))
+        rhs = ew.neg(prod) if sb is None else ew.sub(_row(sb, j - 1), prod)
+        xj = prim.bind1(a, rhs, **params)
+        xs.append(_lead(xj, 1))
+        stacked = concatenate([xs[-1], stacked], 0)
+    return [out], [concatenate(xs, 0)]
 
 
 def _coupled(sign: float, cos_fn, sin_fn, pick: int):
@@ -418,23 +534,26 @@ def _tanh(prim, k, primals, series, **params):
     return [out], [ew.mul(_sigmoid_series(x2, ew.mul(_coeffs(x, s, k), two), k), two)]
 
 
-def _by_jvp(prim, k, primals, series, **params):
+def _by_jvp(prim, k, primals, series, origins=None, memo=None, **params):
     """Any primitive through its jvp rule: y'(t) = J(x(t)) x'(t) to order k - 1 by Taylor mode
-    of order k - 1, then y_j = [y']_{j-1} / j."""
+    of order k - 1, then y_j = [y']_{j-1} / j. The truncated operands x(t) remember the
+    `origins` of the operands they truncate (see `TaylorInterpreter.by_jvp`)."""
     lower = k - 1
     if lower == 0:
         ts = [Zero(get_aval(p)) if s is None else _row(s, 0) for p, s in zip(primals, series)]
         outs, t_outs = prim.rule("jvp")(list(primals), ts, **params)
         return outs, [None if isinstance(t, Zero) or not is_float_dtype(_dtype(o))
                       else _coeffs(t, None, 0, _shape(o)) for o, t in zip(outs, t_outs)]
-    with new_interpreter(TaylorInterpreter, lower, "jet") as sub:
+    origins = origins or (None,) * len(primals)
+    with new_interpreter(TaylorInterpreter, lower, "jet", memo) as sub:
         xs, ts = [], []
-        for p, s in zip(primals, series):
+        for p, s, origin in zip(primals, series, origins):
             if s is None:
                 xs.append(p)
                 ts.append(Zero(get_aval(p)))
                 continue
-            xs.append(TaylorTracer(sub, p, slice_(s, (0,) * _ndim(s), (lower, *_shape(p)))))
+            xs.append(TaylorTracer(sub, p, slice_(s, (0,) * _ndim(s), (lower, *_shape(p))),
+                                   origin))
             dx = ew.mul(_tail(s), _column(np.arange(2, k + 1), lower, _shape(p), _dtype(p)))
             ts.append(TaylorTracer(sub, _row(s, 0), dx))
         outs, t_outs = prim.rule("jvp")(xs, ts, **params)
@@ -595,7 +714,8 @@ RULES = {
     "sqrt": _power(0.5), "rsqrt": _power(-0.5), "cbrt": _power(1.0 / 3.0),
     "sin": _coupled(-1.0, ew.cos, ew.sin, 1), "cos": _coupled(-1.0, ew.cos, ew.sin, 0),
     "sinh": _coupled(1.0, ew.cosh, ew.sinh, 1), "cosh": _coupled(1.0, ew.cosh, ew.sinh, 0),
-    "logistic": _logistic, "tanh": _tanh,
+    "logistic": _logistic, "tanh": _tanh, "cumprod": _cumprod,
+    "reduce_prod": _reduce_prod, "solve": _linear_solve, "triangular_solve": _linear_solve,
     "stop_gradient": _zero_rule,
     "convert_element_type": _convert,
     "cond": _cond, "while": _while, "scan": _scan, "call": _call,
