@@ -529,9 +529,12 @@ class _NestedEmitter(Emitter):
 def _helpers_fingerprint() -> str:
     """Names the helper code that Numba links into a generated program (kernels, vectorised
     math, the BLAS chosen): part of each generated source, so that a program in the disk cache
-    is never loaded with stale helpers or a BLAS symbol this process did not register."""
+    is never loaded with stale helpers or a BLAS symbol this process did not register. The
+    numpy and Numba versions count too (Numba's own cache also keys by CPU and version)."""
+    import numba
+
     from xform.backends.blas import FLAVOUR
-    digest = hashlib.sha256(FLAVOUR.encode())
+    digest = hashlib.sha256(f"{FLAVOUR} numpy {np.__version__} numba {numba.__version__}".encode())
     for name in ("kernels.py", "special_kernels.py", "window_kernels.py", "vecmath.py",
                  "blas.py"):
         with open(os.path.join(os.path.dirname(__file__), name), "rb") as f:

@@ -36,6 +36,10 @@ def serve(jobs, answers) -> None:
 
 
 def main() -> None:
+    # Background work: the caller's own threads (BLAS's among them, which spin while they wait
+    # for a core) come first.
+    if hasattr(os, "nice"):
+        os.nice(10)
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     serve(sys.stdin.buffer, answers)
