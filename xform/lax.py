@@ -176,19 +176,32 @@ def _choose(index, funs, names, operands, what: str):
 
 # ----------------------------------------------------------------------------- loops
 
-def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
+def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *,
+               max_steps: int | None = None):
     """Repeat `val = body_fun(val)` while `cond_fun(val)`, starting from `init_val`.
 
-    Forward-mode differentiable; reverse mode needs a static trip count (use `fori_loop` with
-    Python int bounds, or `scan`). Under `vmap` with a batched condition the loop runs until
-    every example is done, finished examples keeping their value.
+    Differentiable in both modes. Reverse mode (`grad`, `vjp`) replays the loop as a `scan`:
+    eagerly of its trip count, found by running the loop; under `jit` or `vmap`, where that
+    count is traced, of `max_steps` steps (an upper bound you give; the steps after the loop
+    ends keep their carry). If the loop needs more, derivatives taken there are NaN (and the
+    value computed with them is the carry after `max_steps` steps); `max_steps` does not limit
+    the loop otherwise. Under `vmap` with a batched condition the loop runs until every example
+    is done, finished examples keeping their value.
 
     >>> import xform as xf
+    >>> sqrt = lambda a: xf.lax.while_loop(lambda x: abs(x * x - a) > 1e-12,
+    ...                                    lambda x: x - (x * x - a) / (2 * x), a, max_steps=50)
+    >>> round(float(xf.jit(xf.grad(sqrt))(4.0)), 6)
+    0.25
     >>> int(xf.lax.while_loop(lambda i: i < 10, lambda i: i * 2, 1))
     16
     """
     _check_callable(cond_fun, "while_loop's cond_fun")
     _check_callable(body_fun, "while_loop's body_fun")
+    if max_steps is not None and (not isinstance(max_steps, (int, np.integer))
+                                  or isinstance(max_steps, bool) or max_steps < 0):
+        raise TypeError(f"while_loop's max_steps must be a non-negative Python int (an upper "
+                        f"bound on the trip count for reverse mode), got {max_steps!r}")
     leaves, in_tree, avals = _flatten(init_val)
 
     def as_flat(f):
@@ -203,7 +216,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
                  body_t.out_avals)
     outs = while_p.bind(*cond_t.consts, *body_t.consts, *leaves, cond_ir=cond_t.ir,
                         body_ir=body_t.ir, n_cond_consts=len(cond_t.consts),
-                        n_body_consts=len(body_t.consts))
+                        n_body_consts=len(body_t.consts),
+                        **({} if max_steps is None else {"max_steps": int(max_steps)}))
     return _outputs(in_tree, outs)
 
 
@@ -219,8 +233,8 @@ def _check_carry(what: str, init_name: str, in_tree, in_avals, out_tree, out_ava
 def fori_loop(lower, upper, body_fun: Callable, init_val):
     """`val = body_fun(i, val)` for `i` in `range(lower, upper)`, starting from `init_val`.
 
-    With concrete bounds (a static trip count) this is a `scan`, so reverse mode works; with
-    traced bounds it is a `while_loop` (forward mode only).
+    With concrete bounds (a static trip count) this is a `scan`; with traced bounds it is a
+    `while_loop`, so reverse mode then needs concrete inputs (not under `jit` or `vmap`).
 
     >>> import xform as xf
     >>> float(xf.lax.fori_loop(0, 4, lambda i, x: x + i, 0.5))

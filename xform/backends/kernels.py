@@ -170,23 +170,24 @@ def triangular_solve_stack(a, b, left_side, lower, transpose_a, unit_diagonal):
     """Solve op(a) x = b (left_side) or x op(a) = b for each triangular a of a (B, n, n) stack
     by substitution, reading only a's `lower` (or upper) triangle, and not its diagonal when
     `unit_diagonal`; op(a) is aᵀ when `transpose_a`."""
-    x = np.zeros_like(b)
-    # x op(a) = b  <=>  op(a)ᵀ xᵀ = bᵀ: solve on transposed views of b and x.
-    perm = (0, 1, 2) if left_side else (0, 2, 1)
-    rhs, sol = b.transpose(perm), x.transpose(perm)
+    # x op(a) = b  <=>  op(a)ᵀ xᵀ = bᵀ: solve for xᵀ, in a contiguous copy of bᵀ that is
+    # updated a whole row at a time (the inner loop over right-hand sides vectorises).
+    sol = np.ascontiguousarray(b if left_side else b.transpose((0, 2, 1))).copy()
     trans = transpose_a != (not left_side)
     forward = lower != trans  # op(a)'s nonzero triangle is the lower one: go top-down
-    n = a.shape[1]
+    n, k = a.shape[1], sol.shape[2]
     for s in range(a.shape[0]):
         for step in range(n):
             i = step if forward else n - 1 - step
             lo, hi = (0, i) if forward else (i + 1, n)
-            for c in range(rhs.shape[2]):
-                r = rhs[s, i, c]
-                for j in range(lo, hi):
-                    r -= (a[s, j, i] if trans else a[s, i, j]) * sol[s, j, c]
-                sol[s, i, c] = r if unit_diagonal else r / a[s, i, i]
-    return x
+            for j in range(lo, hi):
+                aij = a[s, j, i] if trans else a[s, i, j]
+                for c in range(k):
+                    sol[s, i, c] -= aij * sol[s, j, c]
+            if not unit_diagonal:
+                for c in range(k):
+                    sol[s, i, c] = sol[s, i, c] / a[s, i, i]
+    return sol if left_side else np.ascontiguousarray(sol.transpose((0, 2, 1)))
 
 
 @_jit

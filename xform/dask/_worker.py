@@ -43,17 +43,18 @@ def compiled(program: Program, compile: str, leaves):
 @contextlib.contextmanager
 def _machine_lock(name: str):
     """Held by one process of this machine at a time (nothing when there is no disk cache
-    to share, or no `fcntl`)."""
+    to share, it cannot be written, or there is no `fcntl`)."""
     directory = cache_dir()
     try:
         import fcntl
-    except ImportError:
-        fcntl = None
-    if directory is None or fcntl is None:
+        if directory is None:
+            raise OSError("no disk cache")
+        os.makedirs(os.path.join(directory, "locks"), exist_ok=True)
+        handle = open(os.path.join(directory, "locks", name + ".lock"), "w")  # noqa: SIM115
+    except (ImportError, OSError):
         yield
         return
-    os.makedirs(os.path.join(directory, "locks"), exist_ok=True)
-    with open(os.path.join(directory, "locks", name + ".lock"), "w") as handle:
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -7,7 +7,8 @@ operands):
 
 - `cond(index, *operands, branches)`: runs `branches[clip(index, 0, n - 1)](*operands)`.
 - `while(*cond_consts, *body_consts, *carry, cond_ir, body_ir, n_cond_consts, n_body_consts)`:
-  `while cond_ir(*cond_consts, *carry): carry = body_ir(*body_consts, *carry)`.
+  `while cond_ir(*cond_consts, *carry): carry = body_ir(*body_consts, *carry)`. An optional
+  `max_steps` param bounds the trip count for reverse mode where it is not concrete.
 - `scan(*consts, *carry, *xs, body_ir, length, reverse, n_consts, n_carry)`: the body maps
   `(*consts, *carry, *x_slices)` to `(*carry, *y_slices)`; the outputs are the final carry and
   the ys stacked along a new leading axis.
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from xform.core import (IR, Literal, Primitive, ShapedArray, UndefinedPrimal, Zero, at_root,
-                        batch_size, eval_ir, get_aval, instantiate, is_float_dtype, zeros_like_aval)
-from xform.primitives.elementwise import add, eq, max_p, min_p, select
+from xform.core import (IR, Literal, Primitive, ShapedArray, Tracer, UndefinedPrimal, Zero, at_root,
+                        batch_size, concrete_or_none, eval_ir, get_aval, instantiate,
+                        is_float_dtype, zeros_like_aval)
+from xform.primitives.elementwise import add, eq, max_p, min_p, mul, select
 from xform.primitives.lowering import dtype_expr
 from xform.primitives.reductions import reduce_max
 from xform.primitives.structural import broadcast_in_dim, moveaxis
@@ -186,14 +188,20 @@ cond_p.vmap = _cond_vmap
 
 # ----------------------------------------------------------------------------- while
 
-def _while_inline(*args, cond_ir, body_ir, n_cond_consts, n_body_consts):
+def _with_steps(max_steps) -> dict:
+    """The optional `max_steps` param, present only when set (other rules need not know it)."""
+    return {} if max_steps is None else {"max_steps": max_steps}
+
+
+def _while_inline(*args, cond_ir, body_ir, n_cond_consts, n_body_consts, max_steps=None):
     cc, bc, carry = _split(args, n_cond_consts, n_body_consts)
     while bool(eval_ir(cond_ir, [*cc, *carry])[0]):
         carry = eval_ir(body_ir, [*bc, *carry])
     return carry
 
 
-def _while_abstract_eval(*avals, cond_ir, body_ir, n_cond_consts, n_body_consts):
+def _while_abstract_eval(*avals, cond_ir, body_ir, n_cond_consts, n_body_consts,
+                         max_steps=None):
     cc, bc, carry = _split(avals, n_cond_consts, n_body_consts)
     if cond_ir.in_avals != [*cc, *carry] or cond_ir.out_avals != [ShapedArray((), np.bool_)]:
         raise TypeError(f"while: the condition IR has type {cond_ir.in_avals} -> "
@@ -221,18 +229,93 @@ def _while_jvp_irs(cond_ir, body_ir, active_consts: tuple, active_carry: tuple):
     return derived(body_ir, ("while_jvp", cond_ir, active_consts, active_carry), build)
 
 
-def _while_jvp(primals, tangents, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
-    """A primal loop, then a loop over (primal, tangent) carries for the tangents. Under
-    reverse mode the second loop lands in the linear IR, and its transpose rule reports that
-    while loops cannot be reversed."""
+def _trip_count(cond_ir, body_ir, cc, bc, init):
+    """How many times the loop body runs, when the operands are concrete (else None)."""
+    values = [concrete_or_none(x) for x in (*cc, *bc, *init)]
+    if any(v is None for v in values):
+        return None
+    cc, bc, carry = _split(values, len(cc), len(bc))
+    n = 0
+    with at_root():
+        while bool(eval_ir(cond_ir, [*cc, *carry])[0]):
+            carry = eval_ir(body_ir, [*bc, *carry])
+            n += 1
+    return n
+
+
+def _bounded_body(cond_ir, body_ir, n_cond_consts: int) -> IR:
+    """A scan body (*cond consts, *body consts, *carry) -> carry that runs one loop step and
+    keeps the new carry only if the condition holds: `max_steps` of them replay the loop.
+    (A `cond` would skip the finished steps, but under `vmap` it runs the untaken branch on
+    zero residuals, whose cotangents can then be NaN.)"""
+    def build():
+        n_carry = len(body_ir.outs)
+        n_bc = len(body_ir.in_vars) - n_carry
+
+        def step(*args):
+            cc, rest = args[:n_cond_consts], list(args[n_cond_consts:])
+            carry = rest[n_bc:]
+            going = eval_ir(cond_ir, [*cc, *carry])[0]
+            new = eval_ir(body_ir, rest)
+            return [select(broadcast_in_dim(going, get_aval(n).shape, ()), n, c)
+                    for n, c in zip(new, carry)]
+        in_avals = [*cond_ir.in_avals[:n_cond_consts], *body_ir.in_avals]
+        return closed(step, in_avals, "while_bounded")
+    return derived(body_ir, ("while_bounded", cond_ir, n_cond_consts), build)
+
+
+def _nan_if(flag, tangents) -> list:
+    """The tangents, NaN where `flag` holds (a loop cut short by `max_steps`)."""
+    out = []
+    for t in tangents:
+        if isinstance(t, Zero):
+            out.append(t)
+            continue
+        dtype = get_aval(t).dtype
+        out.append(mul(t, select(flag, np.array(np.nan, dtype), np.array(1, dtype))))
+    return out
+
+
+def _while_as_scan(primals, tangents, *, cond_ir, body_ir, n_cond_consts, n_body_consts,
+                   length, bounded: bool):
+    """The jvp of the loop as the jvp of a scan, which reverse mode can transpose: `length`
+    plain body steps (the trip count is known), or `length` bounded steps (`max_steps`), whose
+    tangents are NaN if the loop had not finished by then."""
+    cc, bc, init = _split(primals, n_cond_consts, n_body_consts)
+    _, t_bc, t_init = _split(tangents, n_cond_consts, n_body_consts)
+    if bounded:
+        consts = [*cc, *bc]
+        t_consts = [*(Zero(get_aval(c)) for c in cc), *t_bc]
+        body = _bounded_body(cond_ir, body_ir, n_cond_consts)
+    else:
+        consts, t_consts, body = bc, t_bc, body_ir
+    outs, t_outs = _scan_jvp([*consts, *init], [*t_consts, *t_init], body_ir=body,
+                             length=length, reverse=False, n_consts=len(consts),
+                             n_carry=len(init))
+    if bounded:
+        t_outs = _nan_if(eval_ir(cond_ir, [*cc, *outs])[0], t_outs)
+    return outs, t_outs
+
+
+def _while_jvp(primals, tangents, *, cond_ir, body_ir, n_cond_consts, n_body_consts,
+               max_steps=None):
+    """Where the tangents may be transposed later (some are traced), the loop becomes a scan:
+    of its trip count when the operands are concrete, else of `max_steps` bounded steps.
+    Otherwise a primal loop, then a loop over (primal, tangent) carries for the tangents."""
     params = {"cond_ir": cond_ir, "body_ir": body_ir, "n_cond_consts": n_cond_consts,
               "n_body_consts": n_body_consts}
     cc, bc, init = _split(primals, n_cond_consts, n_body_consts)
     _, t_bc, t_init = _split(tangents, n_cond_consts, n_body_consts)
-    outs = while_p.bind(*primals, **params)
     active_consts, active_init = _active(bc, t_bc), _active(init, t_init)
     if not any(active_consts + active_init):
+        outs = while_p.bind(*primals, **params, **_with_steps(max_steps))
         return outs, [Zero(get_aval(o)) for o in outs]
+    if any(isinstance(t, Tracer) for t in tangents):
+        n = _trip_count(cond_ir, body_ir, cc, bc, init)
+        if n is not None or max_steps is not None:
+            return _while_as_scan(primals, tangents, **params, length=max_steps if n is None
+                                  else n, bounded=n is None)
+    outs = while_p.bind(*primals, **params, **_with_steps(max_steps))
     active = _grow(active_init,
                    lambda carry: nonzero_tangents(body_ir, active_consts + carry))
     cond, body = _while_jvp_irs(cond_ir, body_ir, active_consts, active)
@@ -246,11 +329,11 @@ def _while_jvp(primals, tangents, *, cond_ir, body_ir, n_cond_consts, n_body_con
 
 def _while_transpose(cts, *args, **params):
     raise ValueError(
-        "reverse-mode differentiation (grad, vjp, jacrev, hessian) of xf.lax.while_loop is not "
-        "supported: its trip count is only known at run time, so the forward values cannot be "
-        "stored for the backward pass. Use xf.lax.scan, or xf.lax.fori_loop with concrete "
-        "Python int bounds (a static trip count); forward mode (jvp, jacfwd) of while_loop "
-        "works.")
+        "reverse-mode differentiation (grad, vjp, jacrev, hessian) of xf.lax.while_loop needs "
+        "its trip count: it works when the loop's inputs are concrete (eager, outside jit and "
+        "vmap); under jit or vmap pass an upper bound, xf.lax.while_loop(cond_fun, body_fun, "
+        "init_val, max_steps=N), so that the forward values of at most N steps are stored. "
+        "Or use xf.lax.scan, or xf.lax.fori_loop with concrete Python int bounds.")
 
 
 def _frozen_loop(cond_ir, body_ir, n_cond_consts: int):
@@ -274,7 +357,8 @@ def _frozen_loop(cond_ir, body_ir, n_cond_consts: int):
     return derived(body_ir, ("frozen", cond_ir, n_cond_consts), build)
 
 
-def _while_vmap(args, bdims, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
+def _while_vmap(args, bdims, *, cond_ir, body_ir, n_cond_consts, n_body_consts,
+                max_steps=None):
     size = batch_size(args, bdims)
     args = [a if d in (None, 0) else moveaxis(a, d, 0) for a, d in zip(args, bdims)]
     cc, bc, init = _split(args, n_cond_consts, n_body_consts)
@@ -292,10 +376,12 @@ def _while_vmap(args, bdims, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
         cond, body = _frozen_loop(cond, body, n_cond_consts)
         outs = while_p.bind(*cc, *cc, *bc, *init, cond_ir=cond, body_ir=body,
                             n_cond_consts=n_cond_consts,
-                            n_body_consts=n_cond_consts + n_body_consts)
+                            n_body_consts=n_cond_consts + n_body_consts,
+                            **_with_steps(max_steps))
     else:
         outs = while_p.bind(*cc, *bc, *init, cond_ir=cond, body_ir=body,
-                            n_cond_consts=n_cond_consts, n_body_consts=n_body_consts)
+                            n_cond_consts=n_cond_consts, n_body_consts=n_body_consts,
+                            **_with_steps(max_steps))
     return outs, [0 if b else None for b in carry_b]
 
 
@@ -501,7 +587,8 @@ def _cond_numba(em, ins, outs, *, branches):
             _emit_block(em, head, lines)
 
 
-def _while_numba(em, ins, outs, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
+def _while_numba(em, ins, outs, *, cond_ir, body_ir, n_cond_consts, n_body_consts,
+                 max_steps=None):
     cc, bc, init = _split(ins, n_cond_consts, n_body_consts)
     carry = [o.expr for o in outs]
     for line in _rebind(outs, [x.expr for x in init]):

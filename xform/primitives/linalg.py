@@ -1,13 +1,15 @@
 """Linear algebra primitives: the general dot product and the matrix decompositions."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval
 from xform.primitives.elementwise import (add, add_tangents, convert, div, eq, mul, neg,
                                           select, sub)
 from xform.primitives.lowering import from_flat
-from xform.primitives.reductions import reduce_sum
+from xform.primitives.reductions import reduce_prod, reduce_sum
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis, slice_, transpose
 
 # ----------------------------------------------------------------------------- dot_general
@@ -264,6 +266,13 @@ def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, unit_diagonal
         a = np.swapaxes(a, -1, -2)
         lower = not lower
     n = a.shape[-1]
+    tri = np.tril(a) if lower else np.triu(a)
+    if unit_diagonal:
+        tri[..., range(n), range(n)] = 1
+    if n and np.isfinite(tri).all() and np.all(np.diagonal(tri, 0, -2, -1) != 0):
+        # LAPACK on the triangle: no pivot is zero, and substitution in Python is slow.
+        x = np.linalg.solve(tri, b).astype(b.dtype, copy=False)
+        return [np.swapaxes(x, -1, -2) if not left_side else x]
     x = np.zeros(b.shape, dtype=b.dtype)
     # Substitution row by row; batch dimensions and right-hand-side columns are vectorised.
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -457,13 +466,79 @@ def _det_abstract_eval(a):
     return [ShapedArray(a.shape[:-2], a.dtype)]
 
 
+def _lu_parts(a):
+    """LU of `a` (a[perm] = L U) for the det and slogdet rules: the packed factors, det(P) of
+    the row permutation and P itself as a float matrix (P A = L U)."""
+    packed, pivots, perm = lu(a)
+    aval = get_aval(a)
+    n = aval.shape[-1]
+    index = ShapedArray(get_aval(pivots).shape, np.dtype(np.int32))
+    swapped = eq(pivots, _const(np.arange(n, dtype=np.int32), index))
+    flips = select(swapped, _const(1, get_aval(pivots)), _const(-1, get_aval(pivots)))
+    sign = reduce_prod(convert(flips, aval.dtype), (aval.ndim - 2,))
+    return packed, sign, _permutation_matrix(perm, aval)
+
+
+def _permutation_matrix(perm, aval):
+    """The float matrix P of the row permutation `perm`: (P A)[i] = A[perm[i]]."""
+    shape = aval.shape
+    rows = broadcast_in_dim(perm, shape, tuple(range(len(shape) - 1)))
+    cols = _const(np.arange(shape[-1], dtype=np.int32), ShapedArray(shape, np.dtype(np.int32)))
+    return convert(eq(rows, cols), aval.dtype)
+
+
+def _lu_inverse(packed, p_mat, upper=None):
+    """U⁻¹ L⁻¹ P (= A⁻¹ when P A = L U), with L the unit lower factor packed below `packed`'s
+    diagonal and U `upper` (by default the upper triangle of `packed`)."""
+    y = triangular_solve(packed, p_mat, lower=True, unit_diagonal=True)
+    return triangular_solve(packed if upper is None else upper, y, lower=False)
+
+
+def _per_matrix(x, aval):
+    """A (...) array broadcast over the matrices of `aval` (..., n, n)."""
+    return broadcast_in_dim(x, aval.shape, tuple(range(aval.ndim - 2)))
+
+
+def _adjugate(a):
+    """adj(A) = det(A) A⁻¹, also where A is singular, from P A = L U:
+    adj(A) = det(P) adj(U) L⁻¹ P. With U₁ the U whose zero pivots are replaced by ones and
+    q = det(U₁), adj(U) is q U₁⁻¹ without a zero pivot, q (U₁⁻¹ e_p)(e_pᵀ U₁⁻¹) with one zero
+    pivot at p (the rank-one update formula for U = U₁ − e_p e_pᵀ) and 0 with more."""
+    aval = get_aval(a)
+    n, nd = aval.shape[-1], aval.ndim
+    packed, sign, p_mat = _lu_parts(a)
+    pivots = _diag_part(packed)
+    vec = get_aval(pivots)
+    zero = eq(pivots, _const(0, vec))
+    z = convert(zero, aval.dtype)
+    u1 = add(packed, mul(_rows(z, n), _eye_like(aval)))
+    m = _lu_inverse(packed, p_mat, u1)
+    # U₁⁻¹ e_p = m Pᵀ L e_p, by matrix-vector products rather than another solve.
+    lower = add(_masked(packed, np.tril(np.ones((n, n), bool), -1)), _eye_like(aval))
+    col = _matmul(m, _matmul(_mT(p_mat), _matmul(lower, _cols(z, 1))))
+    row = reduce_sum(mul(_cols(z, n), m), (nd - 2,))
+    zeros = reduce_sum(z, (nd - 2,))
+    scalar = ShapedArray(aval.shape[:-2], aval.dtype)
+    one_zero = _per_matrix(eq(zeros, _const(1, scalar)), aval)
+    adj = select(_per_matrix(eq(zeros, _const(0, scalar)), aval), m,
+                 select(one_zero, _matmul(col, _rows(row, 1)), _const(0, aval)))
+    q = reduce_prod(select(zero, _const(1, vec), pivots), (nd - 2,))
+    return mul(_per_matrix(mul(sign, q), aval), adj)
+
+
+def _pair_trace(x, t):
+    """tr(x t) = Σ xᵀ ∘ t, linear in t with no matrix product."""
+    nd = get_aval(t).ndim
+    return reduce_sum(mul(_mT(x), t), (nd - 2, nd - 1))
+
+
 def _det_jvp(primals, tangents):
     (a,), (t,) = primals, tangents
     d = det(a)
     if isinstance(t, Zero):
         return [d], [Zero(get_aval(d))]
-    # d det(A) = det(A) tr(A⁻¹ dA)
-    return [d], [mul(d, _trace(solve(a, t)))]
+    # d det(A) = tr(adj(A) dA): adj(A) is a polynomial in A, defined at singular A too.
+    return [d], [_pair_trace(_adjugate(a), t)]
 
 
 det_p.impl = _det_impl
@@ -497,8 +572,10 @@ def _slogdet_jvp(primals, tangents):
     sign, logabsdet = slogdet(a)
     if isinstance(t, Zero):
         return [sign, logabsdet], [Zero(get_aval(sign)), Zero(get_aval(logabsdet))]
-    # d log|det A| = tr(A⁻¹ dA); the sign is piecewise constant.
-    return [sign, logabsdet], [Zero(get_aval(sign)), _trace(solve(a, t))]
+    # d log|det A| = tr(A⁻¹ dA), A⁻¹ = U⁻¹ L⁻¹ P from P A = L U: at a singular A it is not
+    # finite (as in JAX), rather than an error. The sign is piecewise constant.
+    packed, _, p_mat = _lu_parts(a)
+    return [sign, logabsdet], [Zero(get_aval(sign)), _pair_trace(_lu_inverse(packed, p_mat), t)]
 
 
 slogdet_p.impl = _slogdet_impl
@@ -707,21 +784,29 @@ def lu(a):
 
 
 def _lu_impl(a):
-    from scipy.linalg import lu_factor
+    from scipy.linalg import LinAlgWarning, lu_factor
     a = np.asarray(a)
     *batch, n, _ = a.shape
     flat = a.reshape(-1, n, n)
     out = np.empty_like(flat)
     pivots = np.empty(flat.shape[:2], np.int32)
-    for s in range(flat.shape[0]):
-        out[s], pivots[s] = lu_factor(flat[s], check_finite=False)
-    perm = np.tile(np.arange(n, dtype=np.int32), (flat.shape[0], 1))
-    rows = np.arange(flat.shape[0])
-    for i in range(n):
-        j = pivots[:, i]
-        perm[rows, i], perm[rows, j] = perm[rows, j], perm[rows, i].copy()
+    perm = np.empty_like(pivots)
+    with warnings.catch_warnings():
+        # A zero pivot is a valid factorization (as LAPACK's, and the Numba kernel's).
+        warnings.simplefilter("ignore", LinAlgWarning)
+        for s in range(flat.shape[0]):
+            out[s], pivots[s] = lu_factor(flat[s], check_finite=False)
+            perm[s] = _swaps_to_permutation(pivots[s].tolist())
     shape = (*batch, n)
     return [out.reshape(a.shape), pivots.reshape(shape), perm.reshape(shape)]
+
+
+def _swaps_to_permutation(pivots):
+    """The row order after swapping row i with row pivots[i] for i = 0, 1, ..."""
+    perm = list(range(len(pivots)))
+    for i, j in enumerate(pivots):
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm
 
 
 def _lu_abstract_eval(a):
@@ -745,10 +830,7 @@ def _lu_jvp(primals, tangents):
     strict = np.tril(np.ones((n, n), bool), -1)
     lower = add(_masked(packed, strict), _eye_like(aval))
     upper = _masked(packed, ~strict)
-    shape = aval.shape
-    rows = broadcast_in_dim(perm, shape, tuple(range(len(shape) - 1)))
-    cols = _const(np.arange(n, dtype=np.int32), ShapedArray(shape, np.dtype(np.int32)))
-    p_mat = convert(eq(rows, cols), aval.dtype)
+    p_mat = _permutation_matrix(perm, aval)
     x = triangular_solve(lower, _matmul(p_mat, t), left_side=True, lower=True,
                          unit_diagonal=True)
     x = triangular_solve(upper, x, left_side=False, lower=False)

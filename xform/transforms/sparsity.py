@@ -452,7 +452,8 @@ def _fixed_point(ctx, step, carry: list, avals, everything: list) -> list:
     return _everything(ctx, [*everything, *carry], [], avals)
 
 
-def _while(ctx, ins, in_avals, out_avals, cond_ir, body_ir, n_cond_consts, n_body_consts):
+def _while(ctx, ins, in_avals, out_avals, cond_ir, body_ir, n_cond_consts, n_body_consts,
+           max_steps=None):
     consts = ins[n_cond_consts:n_cond_consts + n_body_consts]
     carry = ins[n_cond_consts + n_body_consts:]
     return _fixed_point(ctx, lambda c: propagate(body_ir, [*consts, *c], ctx), carry,

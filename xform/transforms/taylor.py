@@ -638,7 +638,8 @@ def _with_inputs(ir: IR, in_avals, positions) -> IR:
     return IR(in_vars, ir.eqns, ir.outs)
 
 
-def _while(prim, k, primals, series, *, cond_ir, body_ir, n_cond_consts, n_body_consts):
+def _while(prim, k, primals, series, *, cond_ir, body_ir, n_cond_consts, n_body_consts,
+           max_steps=None):
     nc, nb = n_cond_consts, n_body_consts
     cc, bc, init = primals[:nc], primals[nc:nc + nb], primals[nc + nb:]
     s_bc, s_init = series[nc:nc + nb], series[nc + nb:]
