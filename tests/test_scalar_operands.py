@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import xform as xf
+import xform.numpy as xnp
 from xform.backends import numba as numba_backend
 from xform.core import registry
 from xform.test_util import check_grads
@@ -102,3 +103,11 @@ def test_compiled_with_scalar_operands():
     want = xf.jit(program, backend="interpreter")(pairs)
     for k in want:
         np.testing.assert_allclose(got[k], want[k], rtol=1e-14, err_msg=k)
+
+
+def test_logaddexp_with_a_scalar_keeps_no_array_constants():
+    """Its derivative used to carry full-size constant arrays (the broadcast scalar and the
+    0.5 of equal infinities) into the compiled program."""
+    ir = xf.make_ir(xf.grad(lambda z: xnp.sum(xnp.logaddexp(0.0, z))),
+                    simplified=True)(np.ones(1000))
+    assert "const:" not in str(ir)

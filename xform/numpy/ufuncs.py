@@ -257,7 +257,7 @@ def where(condition, x=None, y=None, /):
 def logaddexp(x, y, /):
     """log(exp(x) + exp(y)) without overflow, with derivatives that are right at x == y."""
     dt = loop_dtypes(np.logaddexp, x, y)[0]
-    return _logaddexp(*broadcast_operands(cast(x, dt), cast(y, dt)))
+    return _logaddexp(*broadcast_operands(cast(x, dt), cast(y, dt), keep_scalars=True))
 
 
 @custom_jvp
@@ -276,7 +276,7 @@ def _logaddexp_jvp(primals, tangents):
     (x, y), (tx, ty) = primals, tangents
     d = x - y
     nan = isnan(d)  # equal infinities: split evenly
-    half = np.full(shape_of(d), 0.5, dtype_of(d))
+    half = np.asarray(0.5, dtype_of(d))
     wx = where(nan, half, ew.logistic_p.bind1(d))
     wy = where(nan, half, ew.logistic_p.bind1(-d))
     return _logaddexp(x, y), tx * wx + ty * wy
