@@ -1,6 +1,7 @@
 """Tests for the linear-algebra primitives and xform.numpy.linalg: values, dtypes, derivative
 rules (against central differences), transpose rules, batching rules and errors."""
 import doctest
+import warnings
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import xform.numpy as xnp
 from xform import tree
 from xform.core import Literal, UndefinedPrimal, Zero, eval_ir, get_aval
 from xform.primitives import linalg as lp
+from xform.test_util import check_grads
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -587,3 +589,154 @@ def test_xf_vmap_matches_loop():
         ref = f(a[i], b[:, i])
         for o, r in zip(tree.leaves(out), tree.leaves(ref)):
             np.testing.assert_allclose(np.asarray(o)[i], r, rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- det at singular A
+#
+# grad det(A) = adj(A)ᵀ, the cofactor matrix: a polynomial in A, so defined at singular A too
+# (nonzero at rank n − 1, zero at rank <= n − 2).
+
+def cofactor_matrix(a):
+    """C[i, j] = (−1)^(i+j) det(A without row i and column j), by numpy's det of the minors."""
+    n = a.shape[-1]
+    if n == 1:
+        return np.ones_like(a)
+    def minor(i, j):
+        return np.linalg.det(np.delete(np.delete(a, i, 0), j, 1))
+    return np.array([[(-1) ** (i + j) * minor(i, j) for j in range(n)] for i in range(n)])
+
+
+def _singular_cases():
+    rng = rng_for(40)
+    b, c = rng.standard_normal((4, 3)), rng.standard_normal((3, 4))
+    return {
+        # an exactly zero pivot last, first and in the middle of the LU factorisation
+        "rank3_last_pivot": np.array([[1., 2, 3, 4], [2, 4, 6, 8], [0, 1, 0, 0], [0, 0, 1, 0]]),
+        "rank3_zero_column": np.c_[np.zeros(4), rng.standard_normal((4, 3))],
+        "rank3_inner_pivot": np.array([[1., 2, 3, 4], [2, 4, 7, 1], [3, 6, 1, 1],
+                                       [1, 2, 1, 5]]),
+        "rank3_rounded": b @ c,
+        "rank2_rounded": b[:, :2] @ c[:2],
+        "rank2_exact": np.array([[1., 2, 3, 4], [2, 4, 6, 8], [3, 6, 9, 12], [0, 0, 1, 0]]),
+        "rank1_2x2": np.array([[1., 2], [3, 6]]),
+        "zero_3x3": np.zeros((3, 3)),
+        "zero_1x1": np.zeros((1, 1)),
+    }
+
+
+SINGULAR = _singular_cases()
+
+
+def _det_fd_gradient(a, eps=1e-6):
+    g = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        e = np.zeros_like(a)
+        e[idx] = eps
+        g[idx] = (np.linalg.det(a + e) - np.linalg.det(a - e)) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("name", sorted(SINGULAR))
+def test_det_gradient_at_singular_matrices(name):
+    a = SINGULAR[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = xf.grad(xnp.linalg.det)(a)
+        v = rng_for(41).standard_normal(a.shape)
+        _, jv = xf.jvp(xnp.linalg.det, (a,), (v,))
+    cof = cofactor_matrix(a)
+    np.testing.assert_allclose(g, cof, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g, _det_fd_gradient(a), atol=1e-7)
+    np.testing.assert_allclose(float(jv), np.sum(cof * v), rtol=1e-10, atol=1e-12)
+    if name.startswith("rank3") or name == "rank1_2x2":
+        assert np.abs(g).max() > 0.1  # rank n − 1: the gradient is not zero
+
+
+def _det_program(stack):
+    per_matrix = xf.vmap(xf.grad(xnp.linalg.det))
+    of_stack = xf.grad(lambda s: xnp.sum(xnp.linalg.det(s)))
+    log_grad = xf.grad(lambda s: xnp.sum(xnp.linalg.slogdet(s)[1]))
+    return of_stack(stack), per_matrix(stack), xnp.linalg.slogdet(stack), log_grad(stack)
+
+
+def _singular_stack(dtype=np.float64):
+    """Four singular 4×4 matrices (zero pivots last, first, inner; rank 2) and a regular one."""
+    names = ["rank3_last_pivot", "rank3_zero_column", "rank3_inner_pivot", "rank2_exact"]
+    stack = np.stack([SINGULAR[k] for k in names] + [well_conditioned(rng_for(42), 4, 4)])
+    return stack.astype(dtype), np.stack([cofactor_matrix(m) for m in stack])
+
+
+def _check_det_program(outs, stack, cof):
+    of_stack, per_matrix, (sign, logabsdet), log_grad = outs
+    tol = TOL[stack.dtype.type]
+    for g in (of_stack, per_matrix):
+        assert np.asarray(g).dtype == stack.dtype
+        np.testing.assert_allclose(g, cof, rtol=tol["rtol"],
+                                   atol=tol["atol"] * np.abs(cof).max())
+    # slogdet at a singular matrix, as in JAX: sign 0, log|det| −inf, and a gradient that is
+    # not finite (rather than an error); A⁻ᵀ at the nonsingular matrix.
+    np.testing.assert_array_equal(sign[:4], 0)
+    np.testing.assert_array_equal(logabsdet[:4], -np.inf)
+    assert not np.isfinite(np.asarray(log_grad)[:4]).all(axis=(1, 2)).any()
+    np.testing.assert_allclose(log_grad[4], np.linalg.inv(stack[4]).T, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_det_gradient_at_singular_stacks_and_vmap(dtype):
+    stack, cof = _singular_stack(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check_det_program(_det_program(stack), stack, cof)
+
+
+def test_det_gradient_at_singular_stacks_under_jit():
+    stack, cof = _singular_stack()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no fallback to the interpreter
+        g = xf.jit(xf.vmap(xf.grad(xnp.linalg.det)))(stack)
+    np.testing.assert_allclose(g, cof, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_det_program_at_singular_stacks_under_jit(dtype):
+    stack, cof = _singular_stack(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        _check_det_program(xf.jit(_det_program)(stack), stack, cof)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (0, 3, 3)])
+def test_det_gradient_of_empty_stacks(shape):
+    for f in (xnp.linalg.det, lambda a: xnp.linalg.slogdet(a)[1]):
+        g = xf.grad(lambda a, f=f: xnp.sum(f(a)))(np.zeros(shape))
+        assert g.shape == shape
+
+
+def test_det_hessian_at_a_nonsingular_matrix():
+    a = rng_for(43).standard_normal((3, 3))
+    h = xf.hessian(xnp.linalg.det)(a)
+    eps = 1e-6
+    fd = np.zeros((3, 3, 3, 3))
+    for i, j in np.ndindex(3, 3):
+        e = np.zeros((3, 3))
+        e[i, j] = eps
+        fd[:, :, i, j] = (cofactor_matrix(a + e) - cofactor_matrix(a - e)) / (2 * eps)
+    np.testing.assert_allclose(h, fd, atol=1e-8)
+    check_grads(xnp.linalg.det, (a,), order=2)
+    check_grads(lambda m: xnp.linalg.slogdet(m)[1], (a,), order=2)
+
+
+@pytest.mark.peers
+def test_det_gradient_at_singular_matrices_agrees_with_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    # JAX's rule assumes the zero pivot is the last one (for n > 3), so only such cases.
+    for name in ["rank3_last_pivot", "rank3_rounded", "rank2_rounded", "rank1_2x2",
+                 "zero_3x3"]:
+        a = SINGULAR[name]
+        theirs = np.asarray(jax.grad(jax.numpy.linalg.det)(a))
+        np.testing.assert_allclose(xf.grad(xnp.linalg.det)(a), theirs, rtol=1e-9, atol=1e-12)
+        sign, logabsdet = jax.numpy.linalg.slogdet(a)
+        ours = xnp.linalg.slogdet(a)
+        assert (float(ours[0]), float(ours[1])) == (float(sign), float(logabsdet))

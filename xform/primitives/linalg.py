@@ -507,9 +507,9 @@ def _adjugate(a):
     aval = get_aval(a)
     n, nd = aval.shape[-1], aval.ndim
     packed, sign, p_mat = _lu_parts(a)
-    pivots = _diag_part(packed)
-    vec = get_aval(pivots)
-    zero = eq(pivots, _const(0, vec))
+    diag = _diag_part(packed)
+    vec = get_aval(diag)
+    zero = eq(diag, _const(0, vec))
     z = convert(zero, aval.dtype)
     u1 = add(packed, mul(_rows(z, n), _eye_like(aval)))
     m = _lu_inverse(packed, p_mat, u1)
@@ -522,7 +522,7 @@ def _adjugate(a):
     one_zero = _per_matrix(eq(zeros, _const(1, scalar)), aval)
     adj = select(_per_matrix(eq(zeros, _const(0, scalar)), aval), m,
                  select(one_zero, _matmul(col, _rows(row, 1)), _const(0, aval)))
-    q = reduce_prod(select(zero, _const(1, vec), pivots), (nd - 2,))
+    q = reduce_prod(select(zero, _const(1, vec), diag), (nd - 2,))
     return mul(_per_matrix(mul(sign, q), aval), adj)
 
 
@@ -787,14 +787,14 @@ def _lu_impl(a):
     from scipy.linalg import LinAlgWarning, lu_factor
     a = np.asarray(a)
     *batch, n, _ = a.shape
-    flat = a.reshape(-1, n, n)
+    flat = a.reshape(int(np.prod(batch, dtype=np.int64)), n, n)
     out = np.empty_like(flat)
     pivots = np.empty(flat.shape[:2], np.int32)
     perm = np.empty_like(pivots)
     with warnings.catch_warnings():
         # A zero pivot is a valid factorization (as LAPACK's, and the Numba kernel's).
         warnings.simplefilter("ignore", LinAlgWarning)
-        for s in range(flat.shape[0]):
+        for s in range(flat.shape[0] if n else 0):
             out[s], pivots[s] = lu_factor(flat[s], check_finite=False)
             perm[s] = _swaps_to_permutation(pivots[s].tolist())
     shape = (*batch, n)
