@@ -246,3 +246,15 @@ def test_logaddexp_gradient_at_infinities(args, want):
         g = xf.grad(fn, argnums=(0, 1))
         assert g(*args) == want and g(*map(np.float64, args)) == want
     assert xf.grad(lambda x: xnp.logaddexp(x, x))(args[0]) == 1.0
+
+
+def test_static_positions_a_call_leaves_out_raise_unless_they_have_defaults():
+    f = xf.jit(lambda *args: args[0] * 2.0, static_argnums=(2,))  # no positions to check
+    with pytest.raises(ValueError, match="static_argnums=.2,. names positions beyond"):
+        f(1.0, 2.0)
+    assert f(1.0, 2.0, "tag") == 2.0
+
+    def scaled(x, n=2):
+        return x * n
+    g = xf.jit(scaled, static_argnums=(1,))
+    assert g(3.0) == 6.0 and g(3.0, 4) == 12.0

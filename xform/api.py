@@ -590,6 +590,18 @@ def _static_positions_and_names(fun, static_argnums, static_argnames):
     return nums + more_nums, names + more_names
 
 
+def _defaults_cover(fun, nums, n_args: int) -> bool:
+    """Whether `fun`'s signature gives defaults to the static positions `nums` that a call
+    with `n_args` positional arguments leaves out (then they are static as their defaults)."""
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return all(0 <= i < len(positional) and positional[i].default is not inspect.Parameter.empty
+               for i in nums if not -n_args <= i < n_args)
+
+
 def _check_static(fun, params, positional, by_name, nums, names):
     """Raise, as JAX does, for static argument positions or names `fun` cannot take (unless
     it takes *args or **kwargs): they would otherwise be silently ignored."""
@@ -641,6 +653,10 @@ def jit(fun: Callable | None = None, static_argnums=(), static_argnames=(),
 
     def split_static(args, kwargs):
         nums = {i % len(args) for i in static_nums if -len(args) <= i < len(args)}
+        if len(nums) < len(static_nums) and not _defaults_cover(fun, static_nums, len(args)):
+            raise ValueError(f"jit of {name}: static_argnums={static_nums} names positions "
+                             f"beyond the {len(args)} positional argument(s) it was called "
+                             "with; pass every static argument positionally")
         static = typed_key((tuple(args[i] for i in sorted(nums)),
                             tuple((k, v) for k, v in sorted(kwargs.items())
                                   if k in static_names)))
