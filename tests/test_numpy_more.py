@@ -285,3 +285,24 @@ def test_docstring_examples(name):
         warnings.simplefilter("ignore", RuntimeWarning)
         failures, attempted = doctest.testmod(module)
     assert attempted and not failures
+
+
+def test_partition_and_argpartition_keep_numpys_contract_when_traced():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 9))
+    for kth in (0, 4, -1, [2, 6]):
+        for fn in (xf.jit(lambda v, k=kth: xnp.partition(v, k, axis=1)),
+                   lambda v, k=kth: xf.vmap(lambda r: xnp.partition(r, k))(v)):
+            got = np.asarray(fn(x))
+            for k in np.atleast_1d(kth) % x.shape[1]:
+                pivot = got[:, k:k + 1]
+                np.testing.assert_array_equal(pivot[:, 0], np.partition(x, k, axis=1)[:, k])
+                assert (got[:, :k] <= pivot).all() and (got[:, k + 1:] >= pivot).all()
+        idx = np.asarray(xf.jit(lambda v, k=kth: xnp.argpartition(v, k, axis=1))(x))
+        np.testing.assert_array_equal(np.take_along_axis(x, idx, 1), np.sort(x, axis=1))
+    # The k-th smallest value's gradient picks that element.
+    g = xf.grad(lambda v: xnp.partition(v, 3)[3])(x[0])
+    np.testing.assert_array_equal(g, (x[0] == np.sort(x[0])[3]).astype(float))
+    assert xnp.partition(x.astype(np.float32), 2).dtype == np.float32
+    with pytest.raises(ValueError, match="kth=9 is not a valid index"):
+        xf.jit(lambda v: xnp.partition(v, 9))(x[0])

@@ -31,7 +31,8 @@ from xform.primitives.reductions import reduce_sum
 from xform.primitives.sorting import iota_like, sort_p
 from xform.primitives.structural import broadcast_in_dim, reshape
 
-__all__ = ["argsort", "digitize", "interp", "lexsort", "searchsorted", "sort", "unique"]
+__all__ = ["argpartition", "argsort", "digitize", "interp", "lexsort", "partition",
+           "searchsorted", "sort", "unique"]
 
 
 def _sort_axis(a, axis, name):
@@ -73,6 +74,43 @@ def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     _no_order(order, "argsort")
     x, ax = _sort_axis(a, axis, "argsort")
     return sort_p.bind(x, iota_like(shape_of(x), ax, np.intp), dimension=ax, num_keys=1)[1]
+
+
+def _check_kth(a, kth, axis, name):
+    n = shape_of(a)[axis]
+    for k in np.atleast_1d(np.asarray(kth)).tolist():
+        if not isinstance(k, int) or not -n <= k < n:
+            raise ValueError(f"xform.numpy.{name}: kth={kth!r} is not a valid index along an "
+                             f"axis of length {n}")
+
+
+@numpy_function(np.partition)
+def partition(a, kth, axis=-1, kind="introselect", order=None):
+    """`a` partitioned along `axis` around the element(s) at `kth`, as `numpy.partition`: on
+    traced values the whole axis is sorted, which satisfies the contract (the order within
+    each side is unspecified in numpy too) and differentiates like `sort`.
+
+    >>> float(partition(np.array([3.0, 1.0, 2.0]), 1)[1])
+    2.0
+    """
+    _no_order(order, "partition")
+    x, ax = _sort_axis(a, axis, "partition")
+    _check_kth(x, kth, ax, "partition")
+    return sort(x, axis=ax)
+
+
+@numpy_function(np.argpartition)
+def argpartition(a, kth, axis=-1, kind="introselect", order=None):
+    """The indices that partition `a` around `kth` along `axis`, as `numpy.argpartition` (on
+    traced values: the stable sorting permutation, which satisfies the contract).
+
+    >>> int(argpartition(np.array([3.0, 1.0, 2.0]), 0)[0])
+    1
+    """
+    _no_order(order, "argpartition")
+    x, ax = _sort_axis(a, axis, "argpartition")
+    _check_kth(x, kth, ax, "argpartition")
+    return argsort(x, axis=ax)
 
 
 @numpy_function(np.lexsort)
