@@ -77,13 +77,13 @@ def Dense(out_dim: int, W_init=glorot_normal(), b_init=normal()):
     return init_fun, apply_fun
 
 
-def GeneralConv(dimension_numbers, out_chan: int, filter_shape, strides=None, padding="VALID",
-                W_init=None, b_init=normal(1e-6)):
-    """A convolution with the layouts `dimension_numbers = (lhs_spec, rhs_spec, out_spec)`,
-    e.g. ('NHWC', 'HWIO', 'NHWC'), plus a bias per output channel."""
+def _conv_layer(dimension_numbers, out_chan, filter_shape, strides, W_init, b_init,
+                output_sizes, convolve):
+    """The (init_fun, apply_fun) of a convolution layer with a bias per output channel:
+    `output_sizes(in_sizes, windows, strides)` gives the spatial output sizes (in the kernel's
+    spatial order), `convolve(inputs, W, strides)` computes it."""
     lhs_spec, rhs_spec, out_spec = dimension_numbers
-    one = (1,) * len(filter_shape)
-    strides = tuple(strides or one)
+    strides = tuple(strides or (1,) * len(filter_shape))
     W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
 
     def init_fun(rng, input_shape):
@@ -93,7 +93,7 @@ def GeneralConv(dimension_numbers, out_chan: int, filter_shape, strides=None, pa
         spatial = [c for c in rhs_spec if c not in "IO"]  # the order strides refer to
         in_sizes = [input_shape[lhs_spec.index(c)] for c in spatial]
         windows = [kernel_shape[rhs_spec.index(c)] for c in spatial]
-        out_sizes = dict(zip(spatial, _window_output(in_sizes, windows, strides, padding)))
+        out_sizes = dict(zip(spatial, output_sizes(in_sizes, windows, strides)))
         by_name = {"N": input_shape[lhs_spec.index("N")], "C": out_chan, **out_sizes}
         output_shape = tuple(by_name[c] for c in out_spec)
         bias_shape = tuple(out_chan if c == "C" else 1 for c in out_spec)
@@ -102,9 +102,21 @@ def GeneralConv(dimension_numbers, out_chan: int, filter_shape, strides=None, pa
 
     def apply_fun(params, inputs, **kwargs):
         W, b = params
-        return lax.conv_general_dilated(inputs, W, strides, padding, one, one,
-                                        dimension_numbers=dimension_numbers) + b
+        return convolve(inputs, W, strides) + b
     return init_fun, apply_fun
+
+
+def GeneralConv(dimension_numbers, out_chan: int, filter_shape, strides=None, padding="VALID",
+                W_init=None, b_init=normal(1e-6)):
+    """A convolution with the layouts `dimension_numbers = (lhs_spec, rhs_spec, out_spec)`,
+    e.g. ('NHWC', 'HWIO', 'NHWC'), plus a bias per output channel."""
+    one = (1,) * len(filter_shape)
+
+    def convolve(inputs, W, strides):
+        return lax.conv_general_dilated(inputs, W, strides, padding, one, one,
+                                        dimension_numbers=dimension_numbers)
+    return _conv_layer(dimension_numbers, out_chan, filter_shape, strides, W_init, b_init,
+                       lambda n, k, s: _window_output(n, k, s, padding), convolve)
 
 
 Conv = functools.partial(GeneralConv, ("NHWC", "HWIO", "NHWC"))
@@ -115,31 +127,15 @@ def GeneralConvTranspose(dimension_numbers, out_chan: int, filter_shape, strides
                          padding="VALID", W_init=None, b_init=normal(1e-6)):
     """A transposed convolution (the gradient of a convolution with respect to its input,
     upsampling by `strides`), as `lax.conv_transpose`, plus a bias per output channel."""
-    lhs_spec, rhs_spec, out_spec = dimension_numbers
-    one = (1,) * len(filter_shape)
-    strides = tuple(strides or one)
-    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
+    def output_sizes(in_sizes, windows, strides):
+        return [n if n < 0 else _transposed_size(n, k, s, padding)
+                for n, k, s in zip(in_sizes, windows, strides)]
 
-    def init_fun(rng, input_shape):
-        sizes = iter(filter_shape)
-        kernel_shape = tuple(out_chan if c == "O" else input_shape[lhs_spec.index("C")]
-                             if c == "I" else next(sizes) for c in rhs_spec)
-        spatial = [c for c in rhs_spec if c not in "IO"]
-        out_sizes = {}
-        for c, k, s in zip(spatial, filter_shape, strides):
-            n = input_shape[lhs_spec.index(c)]
-            out_sizes[c] = n if n < 0 else _transposed_size(n, k, s, padding)
-        by_name = {"N": input_shape[lhs_spec.index("N")], "C": out_chan, **out_sizes}
-        output_shape = tuple(by_name[c] for c in out_spec)
-        bias_shape = tuple(out_chan if c == "C" else 1 for c in out_spec)
-        k1, k2 = random.split(rng)
-        return output_shape, (W_init(k1, kernel_shape), b_init(k2, bias_shape))
-
-    def apply_fun(params, inputs, **kwargs):
-        W, b = params
+    def convolve(inputs, W, strides):
         return lax.conv_transpose(inputs, W, strides, padding,
-                                  dimension_numbers=dimension_numbers) + b
-    return init_fun, apply_fun
+                                  dimension_numbers=dimension_numbers)
+    return _conv_layer(dimension_numbers, out_chan, filter_shape, strides, W_init, b_init,
+                       output_sizes, convolve)
 
 
 def _transposed_size(n: int, k: int, s: int, padding) -> int:
