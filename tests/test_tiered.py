@@ -14,6 +14,7 @@ import pytest
 
 import xform as xf
 import xform.numpy as xnp
+from xform.backends import numba as nb
 from xform.backends import tiered
 from xform.backends.tiered import SERVICE, TieredProgram
 
@@ -34,7 +35,7 @@ def _program(jitted, *args) -> TieredProgram:
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XFORM_CACHE_DIR", str(tmp_path / "cache"))
-    tiered._warned.clear()
+    nb._warned.clear()
     return tmp_path / "cache"
 
 
@@ -130,7 +131,6 @@ def test_a_damaged_cached_source_is_rewritten(cache):
     assert files
     for path in files:  # truncate every generated source (a crash mid-write, a full disk)
         path.write_text(path.read_text()[:40])
-    from xform.backends import numba as nb
     nb._modules.clear()
     for mode in ("sync", "background"):
         f = xf.jit(fun, compile=mode)
@@ -150,7 +150,6 @@ def test_an_unwritable_cache_costs_one_warning(tmp_path, monkeypatch, kind):
         if os.access(target, os.W_OK):
             pytest.skip("running as a user who can write anywhere")
     monkeypatch.setenv("XFORM_CACHE_DIR", str(target))
-    from xform.backends import numba as nb
     nb._warned.clear()
     x = np.linspace(0, 1, 3)
     with warnings.catch_warnings(record=True) as caught:

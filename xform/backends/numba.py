@@ -101,7 +101,7 @@ def _load_module(source: str):
         try:
             module = import_path(name, write_source(directory, name, "CACHE = True\n" + source))
         except OSError as exc:
-            _warn_once(f"jit: the compile cache {directory!r} cannot be written ({exc}); "
+            warn_once(f"jit: the compile cache {directory!r} cannot be written ({exc}); "
                        "compiled programs are kept in memory only (set XFORM_CACHE_DIR to a "
                        "writable directory, or to 'off')")
             module = _in_memory(name, "CACHE = False\n" + source)
@@ -258,7 +258,9 @@ def _looks_like_cache_failure(exc: Exception) -> bool:
 _warned: set[str] = set()
 
 
-def _warn_once(msg: str) -> None:
+def warn_once(msg: str) -> None:
+    """A RuntimeWarning, given once per process for each message (faults and fallbacks of the
+    compile path repeat on every program)."""
     if msg not in _warned:
         _warned.add(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=4)
@@ -270,7 +272,7 @@ def compile_ir(ir: IR) -> Callable[[list], list]:
     try:
         return CompiledProgram(ir)
     except Unsupported as exc:
-        _warn_once(f"jit: {exc}; this program runs in the interpreter instead")
+        warn_once(f"jit: {exc}; this program runs in the interpreter instead")
 
         def run(args):
             with at_root():

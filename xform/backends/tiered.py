@@ -26,11 +26,11 @@ import queue
 import subprocess
 import sys
 import threading
-import warnings
 
 from xform.backends import cache_dir, interpreted
 from xform.backends.codegen import Unsupported, generate
-from xform.backends.numba import CompiledProgram, argument_specs, module_name, write_source
+from xform.backends.numba import (CompiledProgram, argument_specs, module_name, warn_once,
+                                  write_source)
 from xform.core import IR
 
 QUEUE_SIZE = 256
@@ -135,7 +135,7 @@ class CompileService:
         generation = self.generation
         if self.disabled:
             program.give_up()
-            _warn("jit: this process was forked while compiled code was being loaded; "
+            warn_once("jit: this process was forked while compiled code was being loaded; "
                   "programs not compiled yet run in the interpreter")
             return
         try:
@@ -166,7 +166,7 @@ class CompileService:
                 program.give_up()
                 if self.closing:  # the worker was killed at exit
                     return
-                _warn(f"jit: compiling {_describe(program.ir)} failed ({exc}); it runs in "
+                warn_once(f"jit: compiling {_describe(program.ir)} failed ({exc}); it runs in "
                       "the interpreter instead")
 
     def _compile(self, program: TieredProgram):
@@ -174,7 +174,7 @@ class CompileService:
             source, consts, buffers = generated = generate(program.ir)
         except Unsupported as exc:
             program.give_up()
-            _warn(f"jit: {exc}; this program runs in the interpreter instead")
+            warn_once(f"jit: {exc}; this program runs in the interpreter instead")
             return
         path = self._cached_source(module_name(source), source)
         if path is not None:
@@ -227,15 +227,6 @@ class CompileService:
 
 def _describe(ir: IR) -> str:
     return f"a program of {len(ir.eqns)} equations"
-
-
-_warned: set[str] = set()
-
-
-def _warn(msg: str) -> None:
-    if msg not in _warned:
-        _warned.add(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
 
 
 SERVICE = CompileService()
