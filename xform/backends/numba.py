@@ -87,6 +87,15 @@ def _in_memory(name: str, text: str):
     return module
 
 
+def cached_source(source: str) -> str | None:
+    """The path of the module of generated `source` in the disk cache, written if needed;
+    None when the cache is off. Raises OSError when the cache cannot be written."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    return write_source(directory, module_name(source), "CACHE = True\n" + source)
+
+
 def _load_module(source: str):
     """Import the generated source from a content-addressed file in the cache directory, or
     exec it in memory when the cache is off or cannot be written (with one warning)."""
@@ -94,17 +103,14 @@ def _load_module(source: str):
     module = _modules.get(name)
     if module is not None:
         return module
-    directory = cache_dir()
-    if directory is None:
-        module = _in_memory(name, "CACHE = False\n" + source)
-    else:
-        try:
-            module = import_path(name, write_source(directory, name, "CACHE = True\n" + source))
-        except OSError as exc:
-            warn_once(f"jit: the compile cache {directory!r} cannot be written ({exc}); "
-                       "compiled programs are kept in memory only (set XFORM_CACHE_DIR to a "
-                       "writable directory, or to 'off')")
-            module = _in_memory(name, "CACHE = False\n" + source)
+    try:
+        path = cached_source(source)
+    except OSError as exc:
+        warn_once(f"jit: the compile cache {cache_dir()!r} cannot be written ({exc}); "
+                  "compiled programs are kept in memory only (set XFORM_CACHE_DIR to a "
+                  "writable directory, or to 'off')")
+        path = None
+    module = import_path(name, path) if path else _in_memory(name, "CACHE = False\n" + source)
     _keep(name, module)
     return module
 

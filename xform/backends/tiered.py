@@ -27,10 +27,10 @@ import subprocess
 import sys
 import threading
 
-from xform.backends import cache_dir, interpreted
+from xform.backends import interpreted
 from xform.backends.codegen import Unsupported, generate
-from xform.backends.numba import (CompiledProgram, argument_specs, module_name, warn_once,
-                                  write_source)
+from xform.backends.numba import (CompiledProgram, argument_specs, cached_source, module_name,
+                                  warn_once)
 from xform.core import IR
 
 QUEUE_SIZE = 256
@@ -136,7 +136,7 @@ class CompileService:
         if self.disabled:
             program.give_up()
             warn_once("jit: this process was forked while compiled code was being loaded; "
-                  "programs not compiled yet run in the interpreter")
+                      "programs not compiled yet run in the interpreter")
             return
         try:
             self.queue.put_nowait(program)
@@ -167,7 +167,7 @@ class CompileService:
                 if self.closing:  # the worker was killed at exit
                     return
                 warn_once(f"jit: compiling {_describe(program.ir)} failed ({exc}); it runs in "
-                      "the interpreter instead")
+                          "the interpreter instead")
 
     def _compile(self, program: TieredProgram):
         try:
@@ -176,7 +176,10 @@ class CompileService:
             program.give_up()
             warn_once(f"jit: {exc}; this program runs in the interpreter instead")
             return
-        path = self._cached_source(module_name(source), source)
+        try:
+            path = cached_source(source)
+        except OSError:  # no disk cache to hand the compiled code over: compile here
+            path = None
         if path is not None:
             worker = self.worker or self._start_worker()
             specs = argument_specs(consts, buffers, program.ir.in_avals)
@@ -191,17 +194,6 @@ class CompileService:
             if not ok:
                 raise RuntimeError(message)
         program.install(CompiledProgram(program.ir, generated))
-
-    def _cached_source(self, name: str, source: str) -> str | None:
-        """The path of the source file in the disk cache, or None when there is no cache
-        (then the program is compiled in this process)."""
-        directory = cache_dir()
-        if directory is None:
-            return None
-        try:
-            return write_source(directory, name, "CACHE = True\n" + source)
-        except OSError:
-            return None
 
     def _start_worker(self) -> _Worker:
         self.worker = _Worker()
