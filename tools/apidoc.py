@@ -48,9 +48,10 @@ def public_names(module) -> list[str]:
     """The public names of a module, sorted case-insensitively."""
     names = getattr(module, "__all__", None)
     if names is None:
-        names = [n for n, v in vars(module).items()
-                 if not n.startswith("_") and not isinstance(v, (types.ModuleType,
-                                                                 __future__._Feature))]
+        names = [n for n in dir(module)  # dir: also names a module imports on first use
+                 if not n.startswith("_") and not isinstance(getattr(module, n),
+                                                             (types.ModuleType,
+                                                              __future__._Feature))]
     return sorted(set(names), key=lambda n: (n.lower(), n))
 
 

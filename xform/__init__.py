@@ -26,9 +26,22 @@ from xform.devices import (block_until_ready, default_backend, device_count,  # 
 from xform.staging import ShapeDtypeStruct, eval_shape, linear_transpose  # noqa: F401,E402
 from xform.taylor import (derivatives, hessian_diag, jet, laplacian,  # noqa: F401,E402
                           taylor_coefficients)
-from xform.sparse import hessian_sparsity, sparsity  # noqa: F401,E402
 from xform.pictures import trace_table  # noqa: F401,E402
 from xform.derivative_helpers import (elementwise_grad, hessian_tensor_product,  # noqa: F401,E402
                                       hessian_vector_product, hvp, make_jaxpr)
 
 __version__ = "0.1.0"
+
+# Names whose module imports scipy.sparse (a tenth of a second): imported on first use.
+_LAZY = {"sparsity": "xform.sparse", "hessian_sparsity": "xform.sparse"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'xform' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])

@@ -15,7 +15,6 @@ from xform.core import (IR, Tracer, Zero, eval_ir, get_aval, instantiate, is_eag
 from xform.higher_order.call import call
 from xform.primitives.elementwise import convert, stop_gradient_p
 from xform.primitives.structural import reshape, slice_
-from xform.sparse import sparse_hessian, sparse_jacobian
 from xform.transforms import verify
 from xform.transforms.flops import FlopCount, count_ir
 from xform.transforms.jvp import jvp_flat
@@ -456,6 +455,7 @@ def jacobian(fun: Callable, argnums=0, *, mode: str = "auto", sparsity=None):
            [0., 0., 3., 2.]])
     """
     if sparsity is not None:
+        from xform.sparse import sparse_jacobian  # scipy.sparse: imported when used
         return sparse_jacobian(fun, argnums, sparsity, mode)
     if mode not in ("fwd", "rev", "auto"):
         raise ValueError(f"mode must be 'fwd', 'rev' or 'auto', got {mode!r}")
@@ -477,6 +477,7 @@ def hessian(fun: Callable, argnums=0, *, argnum=None, sparsity=None):
     of the detected pattern (see `xform.sparse.sparse_hessian`)."""
     argnums = argnums if argnum is None else argnum
     if sparsity is not None:
+        from xform.sparse import sparse_hessian
         return sparse_hessian(fun, argnums, sparsity)
     return jacfwd(jacrev(fun, argnums), argnums)
 
