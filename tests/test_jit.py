@@ -318,10 +318,12 @@ def test_a_function_called_with_ever_new_shapes_keeps_a_bounded_number_of_progra
 
 def test_a_long_program_compiles_as_parts_that_agree_with_the_interpreter(monkeypatch):
     """Long bodies are cut into functions the kernel calls in turn (Numba's compile time grows
-    faster than a function's size); values flow between the parts by name."""
-    from xform.backends import codegen
+    faster than a function's size); values flow between the parts by name. The steps of an
+    unrolled loop are cut alike, and parts that differ only in names and subscripts (`xs[3]`
+    against `xs[4]`) are one function, compiled once for all its calls."""
+    from xform.backends import codegen, parts
     monkeypatch.setattr(codegen, "SPLIT_LINES", 30)
-    monkeypatch.setattr(codegen, "PART_LINES", 12)
+    monkeypatch.setattr(parts, "PART_LINES", 12)
 
     def loss(w, xs):
         h = xnp.zeros(3)
@@ -329,10 +331,43 @@ def test_a_long_program_compiles_as_parts_that_agree_with_the_interpreter(monkey
             h = xnp.tanh(w @ h + x) * 0.5 + h
         return xnp.sum(h ** 2) + xnp.max(h)
     rng = np.random.default_rng(0)
-    w, xs = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((4, 3))
+    w, xs = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((12, 3))
     f = xf.jit(xf.value_and_grad(loss), compile="sync")
-    assert f.lower(w, xs).source.count("def part") >= 3
+    program = f.lower(w, xs)
+    defined, called = program.source.count("def part"), program.source.count(" = part")
+    assert 3 <= defined < called
     got = f(w, xs)
     want = xf.jit(xf.value_and_grad(loss), backend="interpreter")(w, xs)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-13, atol=1e-15)
+    from xform.backends import executable
+    module = executable(program.ir, program.backend).module
+    assert all(len(getattr(module, f"part{k}").signatures) == 1 for k in range(defined))
+
+
+def test_parts_share_one_function_per_structure_and_keep_the_meaning(monkeypatch):
+    """The cut of a periodic body: steps that differ only in their names and subscript
+    integers share one part, whose differing integers are passed in; run as plain Python, the
+    cut body computes what the whole body does."""
+    import types
+
+    from xform.backends import parts
+    monkeypatch.setattr(parts, "PART_LINES", 6)
+    monkeypatch.setattr(parts, "CUT_EVERY", 1)
+    lines = ["h0 = a1 * L0"]
+    for t in range(8):
+        lines += [f"x{t} = a0[{t}:{t + 1}:1].sum()", f"y{t} = np.tanh(h{t} + x{t})",
+                  f"h{t + 1} = y{t} * L0 + a0[{t}, 1]"]
+    params, ret = ["a0", "a1"], "return (h8, x7, )"
+    source, calls = parts.split_into_parts(lines, params, ret)
+    assert source.count("def part") <= 4 < 8 <= len(calls)
+    assert "n[0]" in source and "a0[0:1:1]" not in source  # the step is an argument
+
+    def run(text):
+        namespace = {"np": np, "numba": types.SimpleNamespace(njit=lambda **_: lambda f: f),
+                     "CACHE": False, "L0": 0.5}
+        exec(text, namespace)
+        return namespace["kernel"](np.arange(16.0).reshape(8, 2) / 10, 0.3)
+    whole = run("def kernel(a0, a1):\n" + "".join(f"    {s}\n" for s in lines + [ret]))
+    cut = run(source + "def kernel(a0, a1):\n" + "".join(f"    {s}\n" for s in calls + [ret]))
+    assert cut == whole

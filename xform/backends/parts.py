@@ -1,0 +1,156 @@
+"""A long generated body cut into functions ("parts"), one function per structure.
+
+Numba's compile time grows faster than the size of a function, so the code generator cuts a
+long body into parts the kernel calls in turn. Parts that differ only in the names of their
+values and in the integers of their subscripts (an unrolled loop's steps: `xs[3]` against
+`xs[4]`) are one function: its names are canonical, and a subscript integer that differs
+between the uses becomes an argument. Cut points are chosen from the code itself (a hash of the
+last two statements' structure), so a body that repeats is cut at the same place in every
+repetition, and a program unrolled over 30 steps compiles a few distinct parts, not 30.
+"""
+from __future__ import annotations
+
+import re
+import zlib
+
+NJIT = "@numba.njit(cache=CACHE, error_model='numpy', nogil=True)\n"
+# A part holds about PART_LINES lines: it ends at the first cut point after PART_LINES / 2
+# lines, and before it would exceed 2 * PART_LINES. A statement is a cut point when the hash of
+# its and its predecessor's structure is divisible by CUT_EVERY.
+PART_LINES, CUT_EVERY = 200, 8
+_IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
+_TOKEN = re.compile(r"[A-Za-z_]\w*|\d+\.\d*(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?|[\[\]]")
+_TARGETS = r"[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*"
+_ASSIGN = re.compile(rf"^\s*({_TARGETS})\s*=(?!=)")
+_AUGMENTED = re.compile(r"^\s*([A-Za-z_]\w*)\s*[-+*/&|]=")
+_FOR = re.compile(r"^\s*for\s+([A-Za-z_]\w*)\s+in\b")
+_HOLE = "\0"  # where a subscript integer was, in a canonical text
+
+
+def _statements(lines: list[str]) -> list[list[str]]:
+    """The top-level statements of a body, each with its indented block and the comment lines
+    before it."""
+    statements, comments = [], []
+    for line in lines:
+        if line.startswith(" ") and statements and not comments:
+            statements[-1].append(line)
+        elif line.startswith("#"):
+            comments.append(line)
+        else:
+            statements.append(comments + [line])
+            comments = []
+    return statements + ([comments] if comments else [])
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _reads_and_writes(lines: list[str]) -> tuple[list[str], set[str]]:
+    """(names read before this code writes them, in order; names it writes). The generated
+    code writes a name only by `name = `, `a, b = `, `name op= ` and `for name in`."""
+    read_first, written = [], set()
+    for line in lines:
+        code = line.split("#", 1)[0]
+        targets, rest = [], code
+        for pattern in (_FOR, _ASSIGN, _AUGMENTED):
+            m = pattern.match(code)
+            if m:
+                targets = [t.strip() for t in m.group(1).split(",")]
+                rest = code if pattern is _AUGMENTED else code[m.end():]
+                break
+        for name in _IDENT.findall(rest):
+            if name not in written and name not in read_first:
+                read_first.append(name)
+        written.update(targets)
+    return read_first, written
+
+
+def _canonical(lines: list[str], local: set[str]) -> tuple[str, list[int], dict[str, str]]:
+    """(the text of `lines` with local names renamed q0, q1, ... in order of appearance and
+    each integer inside square brackets replaced by a hole, those integers, the renaming)."""
+    rename, ints, out = {}, [], []
+    for line in lines:
+        depth, pieces, last = 0, [], 0
+        for m in _TOKEN.finditer(line):
+            token = m.group()
+            pieces.append(line[last:m.start()])
+            last = m.end()
+            if token == "[":
+                depth += 1
+            elif token == "]":
+                depth -= 1
+            elif token in local and line[m.start() - 1:m.start()] != ".":
+                token = rename.setdefault(token, f"q{len(rename)}")
+            elif depth > 0 and token.isdigit():
+                ints.append(int(token))
+                token = _HOLE
+            pieces.append(token)
+        out.append("".join(pieces) + line[last:])
+    return "\n".join(out), ints, rename
+
+
+def _chunks(statements: list[list[str]], local: set[str]) -> list[list[str]]:
+    """Consecutive statements grouped into parts, cut where the code says (see the module);
+    sizes count code lines, not comments."""
+    codes = [[line for line in s if not _is_comment(line)] for s in statements]
+    shapes = [zlib.crc32(_canonical(code, local)[0].encode()) for code in codes]
+    chunks, current, size = [], [], 0
+    for j, (statement, code) in enumerate(zip(statements, codes)):
+        if size and size + len(code) > 2 * PART_LINES:
+            chunks.append(current)
+            current, size = [], 0
+        current += statement
+        size += len(code)
+        cut = zlib.crc32(f"{shapes[j - 1] if j else 0} {shapes[j]}".encode()) % CUT_EVERY == 0
+        if cut and size >= PART_LINES // 2:
+            chunks.append(current)
+            current, size = [], 0
+    return chunks + ([current] if current else [])
+
+
+def split_into_parts(lines: list[str], params: list[str], ret: str) -> tuple[str, list[str]]:
+    """(the source of functions part0, part1, ..., the kernel body calling them in turn, each
+    call below the comments of the code it runs): each call passes the local values its code
+    reads that earlier code wrote (and the subscript integers that differ between the calls of
+    one part) and gets back those it writes that later code reads."""
+    statements = _statements(lines)
+    local = set(params).union(*(_reads_and_writes(s)[1] for s in statements))
+    chunks = _chunks(statements, local)
+    codes = [[line for line in chunk if not _is_comment(line)] for chunk in chunks]
+    usage = [_reads_and_writes(code) for code in codes]
+    later = set(_reads_and_writes([ret])[0]) & local  # read after each part, going backwards
+    needed = []
+    for read, written in reversed(usage):
+        needed.append(later)
+        later = (later - written) | (set(read) & local)
+    shapes: dict[tuple, int] = {}  # (canonical text, canonical outputs) -> part number
+    uses: list[tuple[int, list[int], list[str], list[str]]] = []
+    for code, (read, written), after in zip(codes, usage, reversed(needed)):
+        text, ints, rename = _canonical(code, local)
+        ins = [name for name in read if name in local]
+        outs = sorted(written & after, key=lambda name: int(rename[name][1:]))
+        key = (text, tuple(rename[name] for name in ins), tuple(rename[name] for name in outs))
+        uses.append((shapes.setdefault(key, len(shapes)), ints, ins, outs))
+    source, varying = [], {}
+    for (text, ins, outs), k in shapes.items():
+        ints = [u[1] for u in uses if u[0] == k]
+        varying[k] = [i for i in range(len(ints[0])) if len({v[i] for v in ints}) > 1]
+        holes = iter(f"n[{varying[k].index(i)}]" if i in varying[k] else str(n)
+                     for i, n in enumerate(ints[0]))
+        body = re.sub(_HOLE, lambda _: next(holes), text)
+        if varying[k]:  # one row per use; a row is passed as an array, which Numba does not
+            # specialise on as it would on integer constants
+            rows = ", ".join(f"[{', '.join(str(v[i]) for i in varying[k])}]" for v in ints)
+            source.append(f"N{k} = np.array([{rows}], dtype=np.int64)\n")
+        args = ", ".join([*ins, *(["n"] if varying[k] else [])])
+        source.append(f"{NJIT}def part{k}({args}):\n"
+                      + "".join(f"    {line}\n" for line in body.split("\n"))
+                      + f"    return ({''.join(o + ', ' for o in outs)})\n\n\n")
+    calls, seen = [], {}
+    for chunk, (k, ints, ins, outs) in zip(chunks, uses):
+        calls += [line.lstrip() for line in chunk if _is_comment(line)]
+        row = seen[k] = seen.get(k, -1) + 1
+        call = f"part{k}({', '.join([*ins, *([f'N{k}[{row}]'] if varying[k] else [])])})"
+        calls.append(f"({''.join(o + ', ' for o in outs)}) = {call}" if outs else call)
+    return "".join(source), calls
