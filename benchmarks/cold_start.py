@@ -2,11 +2,12 @@
 the 100th result, in fresh processes with empty caches, xform (background compile, the
 default) against JAX.
 
-`python -m benchmarks.cold_start [--calls 100] [--workloads rosen,per_example,lstm]` prints a
-table. Workloads: the Hessian of the chained Rosenbrock function (n = 100); per-example
-gradients (batch 256) of a 4-layer residual tanh MLP with layer normalisation; the gradient of
-an LSTM unrolled over 30 steps (hidden 64, batch 32). `--child LIB WORKLOAD CALLS` is the
-fresh process's side.
+`python -m benchmarks.cold_start [--calls 100] [--workloads rosen,per_example,lstm]
+[--threads 1]` prints a table; as in the main suite, every library runs on one thread unless
+`--threads` says otherwise (0: the libraries' defaults). Workloads: the Hessian of the chained
+Rosenbrock function (n = 100); per-example gradients (batch 256) of a 4-layer residual tanh MLP
+with layer normalisation; the gradient of an LSTM unrolled over 30 steps (hidden 64, batch 32).
+`--child LIB WORKLOAD CALLS` is the fresh process's side.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.threads import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ("rosen", "per_example", "lstm")
@@ -95,9 +98,9 @@ def child(lib: str, work: str, calls: int) -> dict:
     return {"first": first, "total": time.perf_counter() - start}
 
 
-def probe(lib: str, work: str, calls: int) -> dict:
+def probe(lib: str, work: str, calls: int, threads: int = 1) -> dict:
     cache = tempfile.mkdtemp(prefix="cold-start-")
-    env = dict(os.environ, XFORM_CACHE_DIR=os.path.join(cache, "xform"),
+    env = dict(os.environ, **environment(threads), XFORM_CACHE_DIR=os.path.join(cache, "xform"),
                NUMBA_CACHE_DIR=os.path.join(cache, "numba"), JAX_PLATFORMS="cpu",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("XFORM_COMPILE", None)
@@ -116,6 +119,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=100)
     p.add_argument("--workloads", default=",".join(WORKLOADS))
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--child", nargs=3, metavar=("LIB", "WORKLOAD", "CALLS"))
     opts = p.parse_args(argv)
     if opts.child:
@@ -127,12 +131,13 @@ def main(argv=None):
         libs = ("xform", "jax")
     except ImportError:
         libs = ("xform",)
+    print("threads:", opts.threads or "the libraries' defaults", "\n")
     print(f"| workload | library | first result (s) | {opts.calls} results (s) |")
     print("| --- | --- | --- | --- |")
     rows = {}
     for work in opts.workloads.split(","):
         for lib in libs:
-            r = rows[work, lib] = probe(lib, work, opts.calls)
+            r = rows[work, lib] = probe(lib, work, opts.calls, opts.threads)
             cells = [f"{r[k]:.2f}" for k in ("first", "total")] if "error" not in r else \
                 [r["error"], ""]
             print(f"| {work} | {lib} | {cells[0]} | {cells[1]} |", flush=True)
