@@ -1,7 +1,9 @@
 """The Numba backend: compile the generated source of a closed IR with njit, and cache it.
 
 The source (see `xform.backends.codegen`) is written to a content-addressed file in the cache
-directory, so that Numba's on-disk cache lets a second process skip compilation.
+directory, so that Numba's on-disk cache lets a second process skip compilation; the compiled
+code Numba caches is loaded only when it matches the record written beside it
+(`xform.backends.cached_code`).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from xform.backends import cache_dir
+from xform.backends.cached_code import guard, remove_files
 from xform.backends.codegen import Unsupported, generate
 from xform.core import IR, Literal, Var, at_root, eval_ir
 
@@ -73,11 +76,13 @@ def write_source(directory: str, name: str, text: str) -> str:
 
 
 def import_path(name: str, path: str):
-    """Import the generated module `name` from the file `path`."""
+    """Import the generated module `name` from the file `path`; its functions load cached
+    code only when it matches their record (see `xform.backends.cached_code`)."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # Numba's cache re-imports it by name when loading
     spec.loader.exec_module(module)
+    guard(module, warn_once)
     return module
 
 
@@ -96,9 +101,10 @@ def cached_source(source: str) -> str | None:
     return write_source(directory, module_name(source), "CACHE = True\n" + source)
 
 
-def _load_module(source: str):
+def load_module(source: str):
     """Import the generated source from a content-addressed file in the cache directory, or
-    exec it in memory when the cache is off or cannot be written (with one warning)."""
+    exec it in memory when the cache is off or cannot be written (with one warning). A long
+    program's source calls this for each of its parts, which are modules of their own."""
     name = module_name(source)
     module = _modules.get(name)
     if module is not None:
@@ -115,21 +121,41 @@ def _load_module(source: str):
     return module
 
 
+def _numba_functions(module) -> list:
+    """The Numba functions a generated module runs: its kernel, or the parts its plain-Python
+    kernel calls (which live in modules of their own)."""
+    from numba.core.dispatcher import Dispatcher
+    return [f for f in vars(module).values() if isinstance(f, Dispatcher)]
+
+
 def _clear_cached_code(module):
-    """Delete Numba's cache files of a generated module (used when they are unreadable),
-    wherever Numba keeps them (beside the source, or under NUMBA_CACHE_DIR)."""
-    path = getattr(module, "__file__", None)
-    if not path:
+    """Delete Numba's cache files of a generated module and of its parts' modules, and forget
+    those modules (used when the files are unreadable), wherever Numba keeps them (beside the
+    source, or under NUMBA_CACHE_DIR)."""
+    owners = {module.__name__: (module, getattr(module.kernel, "_cache", None))}
+    for function in _numba_functions(module):
+        owners[function.py_func.__module__] = (sys.modules.get(function.py_func.__module__),
+                                               function._cache)
+    for name, (owner, cache) in owners.items():
+        path = getattr(owner, "__file__", None)
+        directory = getattr(cache, "_cache_path", None) or (
+            path and os.path.join(os.path.dirname(path), "__pycache__"))
+        if directory:
+            remove_files(directory, name)
+        _modules.pop(name, None)
+
+
+def compile_kernel(kernel, signature: tuple) -> None:
+    """Compile a generated kernel for the argument types `signature`. A kernel cut into parts
+    is a plain function: Numba's type inference of it compiles each part for the types it is
+    called with, and nothing else."""
+    if hasattr(kernel, "compile"):
+        kernel.compile(signature)
         return
-    cache = getattr(getattr(module, "kernel", None), "_cache", None)
-    directory = getattr(cache, "_cache_path", None) or os.path.join(os.path.dirname(path),
-                                                                    "__pycache__")
-    stem = os.path.splitext(os.path.basename(path))[0]
-    if os.path.isdir(directory):
-        for name in os.listdir(directory):
-            if name.startswith(stem + "."):
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(directory, name))
+    from numba.core import compiler, typed_passes
+    from numba.core.registry import cpu_target
+    typed_passes.type_inference_stage(cpu_target.typing_context, cpu_target.target_context,
+                                      compiler.run_frontend(kernel), signature, None)
 
 
 stats = {"compiled": 0, "loaded": 0}  # programs compiled vs loaded from the disk cache
@@ -143,7 +169,7 @@ class CompiledProgram:
     def __init__(self, ir: IR, generated: tuple | None = None):
         source, self.consts, buffers = generated or generate(ir)
         self.source, self.in_avals, self.buffers = source, ir.in_avals, buffers
-        self.module = _load_module(source)
+        self.module = load_module(source)
         self.kernel = self.module.kernel
         self.run = self._first_call
         self.wrapper_source = _wrapper_source(ir, len(self.consts), buffers)
@@ -159,7 +185,7 @@ class CompiledProgram:
         """Compile (or load from the disk cache) now, for contiguous arguments of the IR's
         avals, rather than at the first call."""
         signature = numba_signature(argument_specs(self.consts, self.buffers, self.in_avals))
-        self._loaded(lambda: self.kernel.compile(signature))
+        self._loaded(lambda: compile_kernel(self.kernel, signature))
         self._bind_wrapper()
 
     def _first_call(self, args):
@@ -180,11 +206,10 @@ class CompiledProgram:
             if not _looks_like_cache_failure(exc):
                 raise
             _clear_cached_code(self.module)
-            _modules.pop(self.module.__name__, None)
-            self.module = _load_module(self.source)
+            self.module = load_module(self.source)
             self.kernel = self.module.kernel
             result = step()
-        hits = sum(self.kernel.stats.cache_hits.values())
+        hits = sum(sum(f.stats.cache_hits.values()) for f in _numba_functions(self.module))
         stats["loaded" if hits else "compiled"] += 1
         return result
 

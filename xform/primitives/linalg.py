@@ -1,15 +1,16 @@
 """Linear algebra primitives: the general dot product and the matrix decompositions."""
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
 
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval
-from xform.primitives.elementwise import (add, add_tangents, convert, div, eq, mul, neg,
-                                          select, sub)
-from xform.primitives.lowering import from_flat
-from xform.primitives.reductions import reduce_prod, reduce_sum
+from xform.primitives.elementwise import (abs_p, add, add_tangents, convert, div, eq, gt_p,
+                                          mul, neg, select, stop_gradient_p, sub)
+from xform.primitives.lowering import from_flat, permuted
+from xform.primitives.reductions import reduce_max, reduce_prod, reduce_sum
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis, slice_, transpose
 
 # ----------------------------------------------------------------------------- dot_general
@@ -487,11 +488,11 @@ def _permutation_matrix(perm, aval):
     return convert(eq(rows, cols), aval.dtype)
 
 
-def _lu_inverse(packed, p_mat, upper=None):
+def _lu_inverse(packed, p_mat):
     """U⁻¹ L⁻¹ P (= A⁻¹ when P A = L U), with L the unit lower factor packed below `packed`'s
-    diagonal and U `upper` (by default the upper triangle of `packed`)."""
+    diagonal and U its upper triangle."""
     y = triangular_solve(packed, p_mat, lower=True, unit_diagonal=True)
-    return triangular_solve(packed if upper is None else upper, y, lower=False)
+    return triangular_solve(packed, y, lower=False)
 
 
 def _per_matrix(x, aval):
@@ -500,30 +501,64 @@ def _per_matrix(x, aval):
 
 
 def _adjugate(a):
-    """adj(A) = det(A) A⁻¹, also where A is singular, from P A = L U:
-    adj(A) = det(P) adj(U) L⁻¹ P. With U₁ the U whose zero pivots are replaced by ones and
-    q = det(U₁), adj(U) is q U₁⁻¹ without a zero pivot, q (U₁⁻¹ e_p)(e_pᵀ U₁⁻¹) with one zero
-    pivot at p (the rank-one update formula for U = U₁ − e_p e_pᵀ) and 0 with more."""
+    """adj(A) = det(A) A⁻¹, also where A is singular, with derivatives there too.
+
+    For a fixed generic update B = A − U Vᵀ of rank k = min(n, 2) and C = I + Vᵀ B⁻¹ U,
+    adj(A) = det(B) (det(C) B⁻¹ − B⁻¹ U adj(C) Vᵀ B⁻¹) (Woodbury's formula times
+    det(A) = det(B) det(C), an identity of polynomials). B is invertible when rank A ≥ n − k
+    (but for a negligible set of A: U and V are generic), so the derivatives of every order
+    follow from those of the LU factors of B, at regular and singular A alike. When B is
+    singular up to rounding, A has more than k null directions: adj(A) and its derivative
+    are 0 (its higher derivatives, nonzero at rank n − 3, come out 0 too)."""
     aval = get_aval(a)
     n, nd = aval.shape[-1], aval.ndim
-    packed, sign, p_mat = _lu_parts(a)
-    diag = _diag_part(packed)
-    vec = get_aval(diag)
-    zero = eq(diag, _const(0, vec))
-    z = convert(zero, aval.dtype)
-    u1 = add(packed, mul(_rows(z, n), _eye_like(aval)))
-    m = _lu_inverse(packed, p_mat, u1)
-    # U₁⁻¹ e_p = m Pᵀ L e_p, by matrix-vector products rather than another solve.
-    lower = add(_masked(packed, np.tril(np.ones((n, n), bool), -1)), _eye_like(aval))
-    col = _matmul(m, _matmul(_mT(p_mat), _matmul(lower, _cols(z, 1))))
-    row = reduce_sum(mul(_cols(z, n), m), (nd - 2,))
-    zeros = reduce_sum(z, (nd - 2,))
-    scalar = ShapedArray(aval.shape[:-2], aval.dtype)
-    one_zero = _per_matrix(eq(zeros, _const(1, scalar)), aval)
-    adj = select(_per_matrix(eq(zeros, _const(0, scalar)), aval), m,
-                 select(one_zero, _matmul(col, _rows(row, 1)), _const(0, aval)))
-    q = reduce_prod(select(zero, _const(1, vec), diag), (nd - 2,))
-    return mul(_per_matrix(mul(sign, q), aval), adj)
+    k = min(n, 2)
+    if k == 0:
+        return a
+    size = reduce_max(abs_p.bind1(stop_gradient_p.bind1(a)), (nd - 2, nd - 1))
+    scalar = get_aval(size)
+    size = select(gt_p.bind1(size, _const(0, scalar)), size, _const(1, scalar))
+    g, h = _update_columns(n, k, aval.dtype)
+    tall = ShapedArray((*aval.shape[:-1], k), aval.dtype)
+    u, v = mul(_const(g, tall), _per_matrix(size, tall)), _const(h, tall)
+    b = sub(a, _matmul(u, _mT(v)))
+    # An exactly singular B (a zero pivot) is swapped for I, whose result is discarded: the
+    # derivatives of its LU factors would not be finite.
+    pivots = _diag_part(lu(stop_gradient_p.bind1(b))[0])
+    exactly = _per_matrix(eq(reduce_prod(pivots, (nd - 2,)), _const(0, scalar)), aval)
+    # det(B) and B⁻¹ from P B = L U (a det or solve here would make Taylor mode exponential).
+    packed, sign, p_mat = _lu_parts(select(exactly, _eye_like(aval), b))
+    det_b = mul(sign, reduce_prod(_diag_part(packed), (nd - 2,)))
+    b_inv = _lu_inverse(packed, p_mat)
+    bu, vb = _matmul(b_inv, u), _matmul(_mT(v), b_inv)
+    c = add(_eye_like(ShapedArray((*aval.shape[:-2], k, k), aval.dtype)), _matmul(_mT(v), bu))
+    if k == 1:
+        det_c, adj_c = reduce_sum(c, (nd - 2, nd - 1)), _const(1, get_aval(c))
+    else:  # 2 × 2: det C = (tr(C)² − tr(C²)) / 2, adj(C) = tr(C) I − C
+        tr_c = _trace(c)
+        det_c = mul(sub(mul(tr_c, tr_c), _pair_trace(c, c)), 0.5)
+        adj_c = sub(mul(_per_matrix(tr_c, get_aval(c)), _eye_like(get_aval(c))), c)
+    # = det(B) B⁻¹ (det(C) I − U adj(C) Vᵀ B⁻¹), with the fewest products of two varying
+    # factors (each costs a convolution in Taylor mode).
+    inner = sub(mul(_per_matrix(det_c, aval), _eye_like(aval)), _matmul(_matmul(u, adj_c), vb))
+    adj = mul(_per_matrix(det_b, aval), _matmul(b_inv, inner))
+    # B singular up to rounding: ‖B‖ ‖B⁻¹‖ beyond what a regular B can give at this precision.
+    spread = mul(*(reduce_max(abs_p.bind1(stop_gradient_p.bind1(x)), (nd - 2, nd - 1))
+                   for x in (b, b_inv)))
+    singular = _per_matrix(gt_p.bind1(spread, _const(0.01 / np.finfo(aval.dtype).eps, scalar)),
+                           aval)
+    zero = _const(0, aval)
+    return select(singular, zero, select(exactly, zero, adj))
+
+
+@functools.lru_cache(maxsize=64)
+def _update_columns(n, k, dtype):
+    """U and V (n × k, before scaling) of the adjugate's update: fixed, and generic enough
+    that A − U Vᵀ is invertible for the rank-deficient matrices met in practice."""
+    rng = np.random.default_rng(1000 + n)
+    columns = rng.standard_normal((2, n, k)).astype(dtype) / np.sqrt(k)
+    columns.flags.writeable = False  # shared by every trace
+    return columns
 
 
 def _pair_trace(x, t):
@@ -538,7 +573,24 @@ def _det_jvp(primals, tangents):
     if isinstance(t, Zero):
         return [d], [Zero(get_aval(d))]
     # d det(A) = tr(adj(A) dA): adj(A) is a polynomial in A, defined at singular A too.
-    return [d], [_pair_trace(_adjugate(a), t)]
+    adj = _concrete_adjugate(a, d) if isinstance(a, np.ndarray) else None
+    return [d], [_pair_trace(_adjugate(a) if adj is None else adj, t)]
+
+
+def _concrete_adjugate(a, d):
+    """adj(A) = det(A) A⁻¹ by LAPACK for a concrete stack of matrices that are all well
+    conditioned (as fast as that formula, and as accurate there); None otherwise."""
+    if a.size == 0:
+        return None
+    with np.errstate(all="ignore"):
+        try:
+            a_inv = np.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            return None
+        spread = np.abs(a).max(axis=(-2, -1)) * np.abs(a_inv).max(axis=(-2, -1))
+    if not np.all(spread < np.finfo(a.dtype).eps ** -0.5):  # NaN too
+        return None
+    return (np.asarray(d)[..., None, None] * a_inv).astype(a.dtype, copy=False)
 
 
 det_p.impl = _det_impl
@@ -881,7 +933,7 @@ def _dot_general_numba(em, ins, outs, *, dimension_numbers):
         if v.aval.ndim == 0:  # a scalar operand (a Numba scalar, not an array)
             em.line(f"{name} = np.full({shape!r}, {v.expr})")
         else:
-            em.line(f"{name} = np.ascontiguousarray({v.expr}.transpose({perm!r}))"
+            em.line(f"{name} = np.ascontiguousarray({permuted(v.expr, perm)})"
                     f".reshape({shape!r})")
     if blas:
         em.line(f"{o3} = {em.alloc((bsz, m, n), o.aval.dtype)}")
