@@ -17,7 +17,7 @@ import warnings
 
 def serve(jobs, answers) -> None:
     """Compile the jobs read from the binary stream `jobs`, answering on `answers`."""
-    from xform.backends.numba import import_path, numba_signature
+    from xform.backends.numba import compile_kernel, import_path, numba_signature
     import numba  # noqa: F401  (loaded before the first job arrives)
     while True:
         try:
@@ -27,7 +27,7 @@ def serve(jobs, answers) -> None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                import_path(name, path).kernel.compile(numba_signature(specs))
+                compile_kernel(import_path(name, path).kernel, numba_signature(specs))
             answer = (True, "")
         except Exception as exc:  # reported to the parent, which keeps interpreting
             answer = (False, f"{type(exc).__name__}: {exc}")

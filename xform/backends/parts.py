@@ -7,6 +7,11 @@ values and in the integers of their subscripts (an unrolled loop's steps: `xs[3]
 between the uses becomes an argument. Cut points are chosen from the code itself (a hash of the
 last two statements' structure), so a body that repeats is cut at the same place in every
 repetition, and a program unrolled over 30 steps compiles a few distinct parts, not 30.
+
+Each distinct part is a module of its own, named by its content in the disk cache, so a part
+compiles once per machine for every program that has it (a gradient and a value-and-gradient of
+one function, an unrolled loop of 30 or of 60 steps). The kernel that calls the parts is a plain
+Python function: compiled, Numba would link every part into it and optimise them all again.
 """
 from __future__ import annotations
 
@@ -66,9 +71,11 @@ def _reads_and_writes(lines: list[str]) -> tuple[list[str], set[str]]:
     return read_first, written
 
 
-def _canonical(lines: list[str], local: set[str]) -> tuple[str, list[int], dict[str, str]]:
-    """(the text of `lines` with local names renamed q0, q1, ... in order of appearance and
-    each integer inside square brackets replaced by a hole, those integers, the renaming)."""
+def _canonical(lines: list[str], local: set[str], literals: dict[str, str]
+               ) -> tuple[str, list[int], dict[str, str]]:
+    """(the text of `lines` with local names renamed q0, q1, ... and the module's literal
+    constants L0, L1, ... in order of appearance, each integer inside square brackets replaced
+    by a hole; those integers; the renaming)."""
     rename, ints, out = {}, [], []
     for line in lines:
         depth, pieces, last = 0, [], 0
@@ -82,6 +89,8 @@ def _canonical(lines: list[str], local: set[str]) -> tuple[str, list[int], dict[
                 depth -= 1
             elif token in local and line[m.start() - 1:m.start()] != ".":
                 token = rename.setdefault(token, f"q{len(rename)}")
+            elif token in literals:
+                token = rename.setdefault(token, f"L{sum(n in literals for n in rename)}")
             elif depth > 0 and token.isdigit():
                 ints.append(int(token))
                 token = _HOLE
@@ -94,7 +103,7 @@ def _chunks(statements: list[list[str]], local: set[str]) -> list[list[str]]:
     """Consecutive statements grouped into parts, cut where the code says (see the module);
     sizes count code lines, not comments."""
     codes = [[line for line in s if not _is_comment(line)] for s in statements]
-    shapes = [zlib.crc32(_canonical(code, local)[0].encode()) for code in codes]
+    shapes = [zlib.crc32(_canonical(code, local, {})[0].encode()) for code in codes]
     chunks, current, size = [], [], 0
     for j, (statement, code) in enumerate(zip(statements, codes)):
         if size and size + len(code) > 2 * PART_LINES:
@@ -109,11 +118,13 @@ def _chunks(statements: list[list[str]], local: set[str]) -> list[list[str]]:
     return chunks + ([current] if current else [])
 
 
-def split_into_parts(lines: list[str], params: list[str], ret: str) -> tuple[str, list[str]]:
-    """(the source of functions part0, part1, ..., the kernel body calling them in turn, each
-    call below the comments of the code it runs): each call passes the local values its code
-    reads that earlier code wrote (and the subscript integers that differ between the calls of
-    one part) and gets back those it writes that later code reads."""
+def split_into_parts(lines: list[str], params: list[str], ret: str, header: str,
+                     literals: dict[str, str]) -> tuple[str, list[str]]:
+    """(module-level source loading the parts part0, part1, ..., the kernel body calling them
+    in turn, each call below the comments of the code it runs): each call passes the local
+    values its code reads that earlier code wrote (and the subscript integers that differ
+    between the calls of one part) and gets back those it writes that later code reads.
+    `header` starts each part's module (imports); `literals` are the program's constants."""
     statements = _statements(lines)
     local = set(params).union(*(_reads_and_writes(s)[1] for s in statements))
     chunks = _chunks(statements, local)
@@ -124,16 +135,18 @@ def split_into_parts(lines: list[str], params: list[str], ret: str) -> tuple[str
     for read, written in reversed(usage):
         needed.append(later)
         later = (later - written) | (set(read) & local)
-    shapes: dict[tuple, int] = {}  # (canonical text, canonical outputs) -> part number
+    shapes: dict[tuple, int] = {}  # (text, inputs, outputs, constants) -> part number
     uses: list[tuple[int, list[int], list[str], list[str]]] = []
     for code, (read, written), after in zip(codes, usage, reversed(needed)):
-        text, ints, rename = _canonical(code, local)
+        text, ints, rename = _canonical(code, local, literals)
         ins = [name for name in read if name in local]
         outs = sorted(written & after, key=lambda name: int(rename[name][1:]))
-        key = (text, tuple(rename[name] for name in ins), tuple(rename[name] for name in outs))
+        consts = tuple((new, literals[old]) for old, new in rename.items() if old in literals)
+        key = (text, tuple(rename[name] for name in ins), tuple(rename[name] for name in outs),
+               consts)
         uses.append((shapes.setdefault(key, len(shapes)), ints, ins, outs))
-    source, varying = [], {}
-    for (text, ins, outs), k in shapes.items():
+    source, varying = ["from xform.backends.numba import load_module\n\n"], {}
+    for (text, ins, outs, consts), k in shapes.items():
         ints = [u[1] for u in uses if u[0] == k]
         varying[k] = [i for i in range(len(ints[0])) if len({v[i] for v in ints}) > 1]
         holes = iter(f"n[{varying[k].index(i)}]" if i in varying[k] else str(n)
@@ -144,13 +157,16 @@ def split_into_parts(lines: list[str], params: list[str], ret: str) -> tuple[str
             rows = ", ".join(f"[{', '.join(str(v[i]) for i in varying[k])}]" for v in ints)
             source.append(f"N{k} = np.array([{rows}], dtype=np.int64)\n")
         args = ", ".join([*ins, *(["n"] if varying[k] else [])])
-        source.append(f"{NJIT}def part{k}({args}):\n"
-                      + "".join(f"    {line}\n" for line in body.split("\n"))
-                      + f"    return ({''.join(o + ', ' for o in outs)})\n\n\n")
+        module = ("# A part of programs generated by xform (see xform.backends.parts).\n"
+                  + header + "\n" + "".join(f"{name} = {expr}\n" for name, expr in consts)
+                  + f"\n\n{NJIT}def part({args}):\n"
+                  + "".join(f"    {line}\n" for line in body.split("\n"))
+                  + f"    return ({''.join(o + ', ' for o in outs)})\n")
+        source.append(f"part{k} = load_module({module!r}).part\n")
     calls, seen = [], {}
     for chunk, (k, ints, ins, outs) in zip(chunks, uses):
         calls += [line.lstrip() for line in chunk if _is_comment(line)]
         row = seen[k] = seen.get(k, -1) + 1
         call = f"part{k}({', '.join([*ins, *([f'N{k}[{row}]'] if varying[k] else [])])})"
         calls.append(f"({''.join(o + ', ' for o in outs)}) = {call}" if outs else call)
-    return "".join(source), calls
+    return "".join(source) + "\n\n", calls
