@@ -371,3 +371,33 @@ def test_parts_share_one_function_per_structure_and_keep_the_meaning(monkeypatch
     whole = run("def kernel(a0, a1):\n" + "".join(f"    {s}\n" for s in lines + [ret]))
     cut = run(source + "def kernel(a0, a1):\n" + "".join(f"    {s}\n" for s in calls + [ret]))
     np.testing.assert_allclose(cut, whole, rtol=1e-15)
+
+
+def test_programs_share_the_parts_they_have_in_common(monkeypatch):
+    """A part is a module named by its content: the gradient and the value-and-gradient of one
+    unrolled loop, or the loop over more steps, reuse the compiled parts they share."""
+    from xform.backends import codegen, executable, parts
+    monkeypatch.setattr(codegen, "SPLIT_LINES", 30)
+    monkeypatch.setattr(parts, "PART_LINES", 12)
+
+    def loss(w, xs):
+        h = xnp.zeros(3)
+        for x in xs:
+            h = xnp.tanh(w @ h + x) * 0.5 + h
+        return xnp.sum(h ** 2)
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((3, 3)) * 0.5
+
+    def part_modules(transform, *args):
+        f = xf.jit(transform(loss), compile="sync")
+        got, want = f(*args), xf.jit(transform(loss), backend="interpreter")(*args)
+        for a, b in zip(xf.tree_util.tree_leaves(got), xf.tree_util.tree_leaves(want)):
+            np.testing.assert_allclose(a, b, rtol=1e-13)
+        program = f.lower(*args)
+        module = executable(program.ir, program.backend).module
+        return {v.py_func.__module__ for k, v in vars(module).items() if k.startswith("part")}
+    xs = rng.standard_normal((12, 3))
+    grad_parts = part_modules(xf.grad, w, xs)
+    both_parts = part_modules(xf.value_and_grad, w, xs)
+    longer_parts = part_modules(xf.grad, w, rng.standard_normal((20, 3)))
+    assert grad_parts & both_parts and grad_parts & longer_parts
