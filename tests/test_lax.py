@@ -103,7 +103,7 @@ def test_cond_vmap_batched_predicate_matches_loop():
     np.testing.assert_allclose(xf.grad(lambda v: xf.vmap(piecewise)(v).sum())(xs),
                                [piecewise_grad_ref(x) for x in xs])
     ir = xf.make_ir(xf.vmap(piecewise))(xs)
-    assert "cond" not in prims(ir) and "select" in prims(ir)
+    assert "batched_cond" in prims(ir) and "select" not in prims(ir)  # only the taken branch
 
 
 def test_cond_vmap_unbatched_predicate_batches_the_branches():

@@ -509,6 +509,8 @@ def _control(dtype) -> Family:
             halved = lax.while_loop(lambda u: xnp.abs(u).max() > 1, lambda u: u / 2, inner)
             return lax.cond(row[1] > 0, lambda u: u, lambda u: -u, halved), halved.sum()
         out["nested"] = lax.scan(outer, x, xs)
+        # A batched index: each example runs its own branch (batched_cond).
+        out["vmap switch"] = xf.vmap(lambda i, v: lax.switch(i, branches, v))(ops["indices"], xs)
         return out
     return Family(operands, program)
 

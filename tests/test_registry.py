@@ -23,7 +23,7 @@ LINEAR = {
     "window_select_gather", "window_select_scatter",
 }
 # Higher-order primitives that reverse mode transposes (checked once they are registered).
-LINEAR_HIGHER_ORDER = {"call", "cond", "scan", "remat", "custom_vjp_lin"}
+LINEAR_HIGHER_ORDER = {"call", "cond", "batched_cond", "scan", "remat", "custom_vjp_lin"}
 
 REQUIRED = ("impl", "abstract_eval", "jvp", "vmap")
 ALL = sorted(registry)

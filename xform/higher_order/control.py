@@ -5,7 +5,8 @@ binds the primitive again, so control flow stays a single equation under jvp, tr
 and jit. Operand layouts (values captured by the traced functions come first, as explicit
 operands):
 
-- `cond(index, *operands, branches)`: runs `branches[clip(index, 0, n - 1)](*operands)`.
+- `cond(index, *operands, branches)`: runs `branches[clip(index, 0, n - 1)](*operands)`; under
+  `vmap` with a batched index it becomes a `batched_cond` (xform/higher_order/batched_cond.py).
 - `while(*cond_consts, *body_consts, *carry, cond_ir, body_ir, n_cond_consts, n_body_consts)`:
   `while cond_ir(*cond_consts, *carry): carry = body_ir(*body_consts, *carry)`. An optional
   `max_steps` param bounds the trip count for reverse mode where it is not concrete.
@@ -20,7 +21,7 @@ import numpy as np
 from xform.core import (IR, Literal, Primitive, ShapedArray, Tracer, UndefinedPrimal, Zero, at_root,
                         batch_size, concrete_or_none, eval_ir, get_aval, instantiate,
                         is_float_dtype, zeros_like_aval)
-from xform.primitives.elementwise import add, eq, max_p, min_p, mul, select
+from xform.primitives.elementwise import add, mul, select
 from xform.primitives.lowering import dtype_expr
 from xform.primitives.reductions import reduce_max
 from xform.primitives.structural import broadcast_in_dim, moveaxis
@@ -145,37 +146,23 @@ def _cond_transpose(cts, index, *args, branches):
     return [None, *(next(ct_in) if lin else None for lin in linear)]
 
 
-def _clamp(index, n: int):
-    aval = get_aval(index)
-    lo = np.zeros(aval.shape, aval.dtype)
-    hi = np.full(aval.shape, n - 1, aval.dtype)
-    return min_p.bind1(max_p.bind1(index, lo), hi)
-
-
 def _cond_vmap(args, bdims, *, branches):
-    """An unbatched index batches the branches; a batched index runs every branch on the
-    whole batch and selects each example's result (so all branches run, on every example)."""
+    """An unbatched index batches the branches; a batched one makes a `batched_cond`, which
+    runs on each example only the branch it takes."""
     size = batch_size(args, bdims)
     ops = [a if d in (None, 0) else moveaxis(a, d, 0) for a, d in zip(args[1:], bdims[1:])]
     batched = tuple(d is not None for d in bdims[1:])
-    n_out = len(branches[0].outs)
-    if bdims[0] is None:
-        none = (False,) * n_out
-        out_b = tuple(any(flags) for flags in
-                      zip(*(vmap_ir(b, batched, size, none)[1] for b in branches)))
-        b_branches = tuple(vmap_ir(b, batched, size, out_b)[0] for b in branches)
-        outs = cond_p.bind(args[0], *ops, branches=b_branches)
-        return outs, [0 if b else None for b in out_b]
-    every = (True,) * n_out
-    results = [eval_ir(vmap_ir(b, batched, size, every)[0], ops) for b in branches]
-    index = _clamp(moveaxis(args[0], bdims[0], 0), len(branches))
-    dtype = get_aval(index).dtype
-    outs = results[-1]
-    for i in range(len(branches) - 2, -1, -1):
-        pick = eq(index, np.full((size,), i, dtype))
-        outs = [select(broadcast_in_dim(pick, get_aval(o).shape, (0,)), r, o)
-                for r, o in zip(results[i], outs)]
-    return outs, [0] * n_out
+    if bdims[0] is not None:
+        index = moveaxis(args[0], bdims[0], 0)
+        outs = batched_cond_p.bind(index, *ops, branches=branches, batched=batched,
+                                   summed=(False,) * len(branches[0].outs))
+        return outs, [0] * len(outs)
+    none = (False,) * len(branches[0].outs)
+    out_b = tuple(any(flags) for flags in
+                  zip(*(vmap_ir(b, batched, size, none)[1] for b in branches)))
+    b_branches = tuple(vmap_ir(b, batched, size, out_b)[0] for b in branches)
+    outs = cond_p.bind(args[0], *ops, branches=b_branches)
+    return outs, [0 if b else None for b in out_b]
 
 
 cond_p.inline = _cond_inline
@@ -620,3 +607,6 @@ def _scan_numba(em, ins, outs, *, body_ir, length, reverse, n_consts, n_carry):
 cond_p.numba = _cond_numba
 while_p.numba = _while_numba
 scan_p.numba = _scan_numba
+
+# batched_cond builds on this module's cond rules; `vmap` of a cond binds it.
+from xform.higher_order.batched_cond import batched_cond_p  # noqa: E402

@@ -43,6 +43,7 @@ from xform.primitives.conv import (
     _windowed_axes,
     source_table,
 )
+from xform.transforms.derive import vmap_ir
 
 # The longest scan unrolled exactly; longer ones take a conservative fixed point.
 UNROLL_SCAN = 64
@@ -440,6 +441,25 @@ def _cond(ctx, ins, in_avals, out_avals, branches):
     return _merge(ctx, [propagate(b, ops, ctx) for b in branches], out_avals)
 
 
+def _batched_cond(ctx, ins, in_avals, out_avals, branches, batched, summed):
+    """Each branch batched over the whole batch; each example's rows from the branch it takes
+    when the index is known, else the union over branches; a summed output's element the
+    union of that element's rows over the batch."""
+    index, *ops = ins
+    size = in_avals[0].shape[0]
+    avals = vmap_ir(branches[0], batched, size)[0].out_avals
+    results = [propagate(vmap_ir(b, batched, size)[0], ops, ctx) for b in branches]
+    if _is_dep(index) or not size:
+        stacked = _merge(ctx, results, avals)
+    else:
+        taken = np.clip(np.asarray(index), 0, len(branches) - 1)
+        stacked = [_union([_mask_rows(_pat(ctx, r[k], a), np.repeat(taken == i, a.size // size))
+                           for i, r in enumerate(results)])
+                   for k, a in enumerate(avals)]
+    return [_sum_rows(p, np.arange(a.size) % o.size, o.size) if s else p
+            for p, a, o, s in zip(stacked, avals, out_avals, summed)]
+
+
 def _fixed_point(ctx, step, carry: list, avals, everything: list) -> list:
     """The least fixed point of carry -> carry | step(carry) (all carries as patterns), or
     after MAX_ROUNDS the conservative answer: each carry depends on all of `everything`."""
@@ -501,6 +521,7 @@ HIGHER_ORDER: dict[str, Callable] = {
     "custom_jvp_call": _custom,
     "custom_vjp_call": _custom,
     "cond": _cond,
+    "batched_cond": _batched_cond,
     "while": _while,
     "scan": _scan,
 }

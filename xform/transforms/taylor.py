@@ -18,9 +18,9 @@ rule is a handful of equations whatever the order, and costs O(k^2) per element:
 - every other primitive (and custom_jvp functions) goes through its jvp rule:
   y' = J(x) x' is a series of order k - 1 computed by Taylor mode at order k - 1, so that
   y_j = [y']_{j-1} / j (correct for any primitive with a jvp rule, polynomial in k);
-- cond, while, scan and jitted calls propagate the series through the IRs they hold (so a
-  jitted function stays one call, of its Taylor program); rematerialised and custom_vjp
-  functions are inlined.
+- cond (and batched_cond, its vmap), while, scan and jitted calls propagate the series through
+  the IRs they hold (so a jitted function stays one call, of its Taylor program);
+  rematerialised and custom_vjp functions are inlined.
 
 The rules are kept in this module's table keyed by primitive name rather than as a `taylor`
 attribute of each primitive: most primitives need no rule of their own (the jvp fallback
@@ -624,6 +624,23 @@ def _cond(prim, k, primals, series, *, branches):
     return _unpack_outs(outs, len(branches[0].outs), branches[0].out_avals)
 
 
+def _batched_cond(prim, k, primals, series, *, branches, batched, summed):
+    """As `_cond`, each example's series riding with it: a batched operand's series (k, B, ...)
+    enters as (B, k, ...), and the stacked outputs' series leave as (k, B, ...) (a summed
+    output's series is summed too)."""
+    ops, s_ops = primals[1:], series[1:]
+    active = _active(ops, s_ops)
+    new = tuple(jet_ir(b, k, active) for b in branches)
+    s_in = [moveaxis(s, 0, 1) if b else s for s, a, b in zip(s_ops, active, batched) if a]
+    avals = branches[0].out_avals
+    s_summed = tuple(s for s, a in zip(summed, avals) if is_float_dtype(a.dtype))
+    outs = prim.bind(primals[0], *ops, *s_in, branches=new,
+                     batched=batched + tuple(b for a, b in zip(active, batched) if a),
+                     summed=summed + s_summed)
+    outs, s_out = _unpack_outs(outs, len(branches[0].outs), avals)
+    return outs, [s if s is None or sm else moveaxis(s, 1, 0) for s, sm in zip(s_out, summed)]
+
+
 def _call(prim, k, primals, series, *, ir, name, backend):
     active = _active(primals, series)
     outs = prim.bind(*primals, *(s for s, a in zip(series, active) if a),
@@ -719,5 +736,6 @@ RULES = {
     "reduce_prod": _reduce_prod, "solve": _linear_solve, "triangular_solve": _linear_solve,
     "stop_gradient": _zero_rule,
     "convert_element_type": _convert,
-    "cond": _cond, "while": _while, "scan": _scan, "call": _call,
+    "cond": _cond, "batched_cond": _batched_cond, "while": _while, "scan": _scan,
+    "call": _call,
 }
