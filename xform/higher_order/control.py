@@ -232,9 +232,7 @@ def _trip_count(cond_ir, body_ir, cc, bc, init):
 
 def _bounded_body(cond_ir, body_ir, n_cond_consts: int) -> IR:
     """A scan body (*cond consts, *body consts, *carry) -> carry that runs one loop step and
-    keeps the new carry only if the condition holds: `max_steps` of them replay the loop.
-    (A `cond` would skip the finished steps, but under `vmap` it runs the untaken branch on
-    zero residuals, whose cotangents can then be NaN.)"""
+    keeps the new carry only if the condition holds: `max_steps` of them replay the loop."""
     def build():
         n_carry = len(body_ir.outs)
         n_bc = len(body_ir.in_vars) - n_carry
