@@ -401,3 +401,26 @@ def test_programs_share_the_parts_they_have_in_common(monkeypatch):
     both_parts = part_modules(xf.value_and_grad, w, xs)
     longer_parts = part_modules(xf.grad, w, rng.standard_normal((20, 3)))
     assert grad_parts & both_parts and grad_parts & longer_parts
+
+
+def test_a_cut_program_compiles_ahead_of_its_first_call(monkeypatch):
+    """`lower().compile()` (and the background worker) compile a cut program's parts for the
+    argument types without running it: Numba's type inference of the plain kernel."""
+    from xform.backends import codegen, executable, parts
+    monkeypatch.setattr(codegen, "SPLIT_LINES", 30)
+    monkeypatch.setattr(parts, "PART_LINES", 12)
+
+    def loss(w, xs):
+        h = xnp.ones(3)
+        for x in xs:
+            h = xnp.sin(w @ h - x) + h * 0.25
+        return xnp.sum(h)
+    rng = np.random.default_rng(2)
+    w, xs = rng.standard_normal((3, 3)), rng.standard_normal((9, 3))
+    lowered = xf.jit(xf.grad(loss), compile="sync").lower(w, xs)
+    run = lowered.compile()
+    module = executable(lowered.ir, lowered.backend).module
+    assert not hasattr(module.kernel, "signatures")  # a plain function
+    compiled = [v for k, v in vars(module).items() if k.startswith("part")]
+    assert compiled and all(len(f.signatures) == 1 for f in compiled)
+    np.testing.assert_allclose(run(w, xs), xf.grad(loss)(w, xs), rtol=1e-12, atol=1e-14)

@@ -53,18 +53,21 @@ def _is_comment(line: str) -> bool:
 
 def _reads_and_writes(lines: list[str]) -> tuple[list[str], set[str]]:
     """(names read before this code writes them, in order; names it writes). The generated
-    code writes a name only by `name = `, `a, b = `, `name op= ` and `for name in`."""
+    code writes a name only by `name = `, `a, b = `, `name op= ` and `for name in`. A name
+    assigned inside a block (`if not fast:` reruns a loop) may keep the value it had, so it
+    counts as read too, unless written before (loop variables are never read after a loop)."""
     read_first, written = [], set()
     for line in lines:
         code = line.split("#", 1)[0]
-        targets, rest = [], code
+        targets, rest, pattern = [], code, None
         for pattern in (_FOR, _ASSIGN, _AUGMENTED):
             m = pattern.match(code)
             if m:
                 targets = [t.strip() for t in m.group(1).split(",")]
                 rest = code if pattern is _AUGMENTED else code[m.end():]
                 break
-        for name in _IDENT.findall(rest):
+        maybe = targets if code.startswith(" ") and pattern is not _FOR else []
+        for name in _IDENT.findall(rest) + maybe:
             if name not in written and name not in read_first:
                 read_first.append(name)
         written.update(targets)
@@ -137,9 +140,11 @@ def split_into_parts(lines: list[str], params: list[str], ret: str, header: str,
         later = (later - written) | (set(read) & local)
     shapes: dict[tuple, int] = {}  # (text, inputs, outputs, constants) -> part number
     uses: list[tuple[int, list[int], list[str], list[str]]] = []
+    defined = set(params)  # names some earlier code wrote
     for code, (read, written), after in zip(codes, usage, reversed(needed)):
         text, ints, rename = _canonical(code, local, literals)
-        ins = [name for name in read if name in local]
+        ins = [name for name in read if name in defined]
+        defined |= written
         outs = sorted(written & after, key=lambda name: int(rename[name][1:]))
         consts = tuple((new, literals[old]) for old, new in rename.items() if old in literals)
         key = (text, tuple(rename[name] for name in ins), tuple(rename[name] for name in outs),
