@@ -1,4 +1,4 @@
-"""Entry point of `python -m benchmarks`: pins thread counts, then runs the suite."""
+"""Entry point of `python -m benchmarks`: pins thread counts and CPUs, then runs the suite."""
 import os
 import sys
 
@@ -6,6 +6,7 @@ from benchmarks import threads
 
 # Before run.py imports numpy: thread pools read these settings once, when they start.
 os.environ.update(threads.environment(threads.requested(sys.argv[1:])))
+threads.pin_cpus(threads.requested(sys.argv[1:]))
 
 from benchmarks.run import main
 

@@ -51,5 +51,7 @@ def probe(kit_name: str, backend: str | None, cache_dir: str | None, calls: int 
 
 
 if __name__ == "__main__":
+    from benchmarks import threads
+    threads.unpin_cpus()
     print(json.dumps(_child(sys.argv[1], int(sys.argv[2]),
                             sys.argv[3] if len(sys.argv) > 3 else None)))

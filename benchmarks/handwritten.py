@@ -47,6 +47,71 @@ def mlp_value_and_grad(params, x, y):
     return value, grads[::-1]
 
 
+def adam_step(step, grads, params, moments, step_size=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    """jax.example_libraries.optimizers.adam's update at step `step` of every parameter, in
+    the parameters' dtype: [[param, m, v], ...] in the order of the flattened `params`."""
+    out = []
+    for g, x, (m, v) in zip(_flat(grads), _flat(params), _flat(moments)):
+        t = x.dtype.type
+        m = t(1 - b1) * g + t(b1) * m
+        v = t(1 - b2) * g * g + t(b2) * v
+        m_hat = m / (1 - t(b1) ** t(step + 1))
+        v_hat = v / (1 - t(b2) ** t(step + 1))
+        out.append([x - t(step_size) * m_hat / (np.sqrt(v_hat) + t(eps)), m, v])
+    return out
+
+
+def _flat(layers):
+    return [p for layer in layers for p in layer]
+
+
+def _unflat(packed):
+    """[[param, m, v], ...] back to params as [(w, b), ...] and moments as [((m, v), (m, v))]."""
+    ws = [p for p, _, _ in packed]
+    mvs = [(m, v) for _, m, v in packed]
+    return list(zip(ws[::2], ws[1::2])), list(zip(mvs[::2], mvs[1::2]))
+
+
+def mlp_update(step, params, moments, x, y):
+    """models.mlp_update with adam: the hand-written gradient and adam_step."""
+    return adam_step(step, mlp_value_and_grad(params, x, y)[1], params, moments)
+
+
+def _relu(a):
+    return np.maximum(a, 0)
+
+
+def vae_grads(params, noise, x):
+    """The gradient of models.vae_loss, given the standard normal `noise`, by a hand-written
+    backward pass."""
+    (w1, b1), (wm, bm), (wv, bv), (w3, b3), (w4, b4) = params
+    a1 = x @ w1 + b1
+    h = _relu(a1)
+    mean, logvar = h @ wm + bm, h @ wv + bv
+    sd = np.exp(0.5 * logvar)
+    z = mean + sd * noise
+    a3 = z @ w3 + b3
+    h3 = _relu(a3)
+    logits = h3 @ w4 + b4
+    n = x.dtype.type(len(x))
+    d_logits = (1 / (1 + np.exp(-logits)) - x) / n
+    d_a3 = (d_logits @ w4.T) * (a3 > 0)
+    d_z = d_a3 @ w3.T
+    d_mean = d_z + mean / n
+    d_logvar = d_z * noise * sd * 0.5 + (np.exp(logvar) - 1) * 0.5 / n
+    d_a1 = (d_mean @ wm.T + d_logvar @ wv.T) * (a1 > 0)
+    return [(a.T @ d, d.sum(0)) for a, d in
+            ((x, d_a1), (h, d_mean), (h, d_logvar), (z, d_a3), (h3, d_logits))]
+
+
+def vae_epoch(params, moments, noises, batches):
+    """models.vae_epoch with adam, the noise of each step given: [[param, m, v], ...]."""
+    for i, (noise, x) in enumerate(zip(noises, batches)):
+        packed = adam_step(i, vae_grads(params, noise, x), params, moments)
+        params, moments = _unflat(packed)
+    return packed
+
+
 def _windows(x, k):
     """The k x k windows of NHWC images: (N, H - k + 1, W - k + 1, C, k, k), a view."""
     return np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import allocator
+
 
 @dataclass(frozen=True)
 class Kit:
@@ -27,6 +29,9 @@ class Kit:
     jit: Callable                # the identity for eager kits
     convert: Callable            # numpy array or float -> the library's input value
     sync: Callable               # waits for asynchronous results and returns them
+    optimizers: str | None = None  # the module of jax.example_libraries.optimizers or its
+                                   # port, imported by the recipes that use it (not timed in
+                                   # the first-call rows)
 
     def inputs(self, *values):
         """The values (pytrees of lists and tuples of arrays) as this library's inputs."""
@@ -56,14 +61,22 @@ def _cnn_ops(lax, numpy) -> dict:
             "reshape": numpy.reshape}
 
 
+def _training_ops(lax, random, numpy) -> dict:
+    """What the training-loop workloads use beyond the MLP's ops (JAX's API)."""
+    return {"logaddexp": numpy.logaddexp, "fori_loop": lax.fori_loop, "split": random.split,
+            "normal": random.normal}
+
+
 def _xform(jitted: bool, backend: str | None, compile: str = "sync") -> Kit:
     import xform as xf
     import xform.numpy as xnp
     from xform.scipy.special import logsumexp
     ops = SimpleNamespace(tanh=xnp.tanh, sin=xnp.sin, cos=xnp.cos, exp=xnp.exp, sum=xnp.sum,
-                          mean=xnp.mean, logsumexp=logsumexp, **_cnn_ops(xf.lax, xnp))
+                          mean=xnp.mean, logsumexp=logsumexp, **_cnn_ops(xf.lax, xnp),
+                          **_training_ops(xf.lax, xf.random, xnp))
     jit = functools.partial(xf.jit, backend=backend, compile=compile) if jitted else _identity
-    return Kit(ops, xf.grad, xf.value_and_grad, xf.hessian, xf.vmap, jit, _identity, _identity)
+    return Kit(ops, xf.grad, xf.value_and_grad, xf.hessian, xf.vmap, jit, _identity, _identity,
+               "xform.example_libraries.optimizers")
 
 
 def _jax(jitted: bool) -> Kit:
@@ -73,12 +86,14 @@ def _jax(jitted: bool) -> Kit:
     # The float64 workloads must run in float64 in JAX too; float32 stays float32 either way.
     jax.config.update("jax_enable_x64", True)
     ops = SimpleNamespace(tanh=jnp.tanh, sin=jnp.sin, cos=jnp.cos, exp=jnp.exp, sum=jnp.sum,
-                          mean=jnp.mean, logsumexp=logsumexp, **_cnn_ops(jax.lax, jnp))
+                          mean=jnp.mean, logsumexp=logsumexp, **_cnn_ops(jax.lax, jnp),
+                          **_training_ops(jax.lax, jax.random, jnp))
 
     def convert(x):
         return jnp.asarray(x) if isinstance(x, np.ndarray) else x
     return Kit(ops, jax.grad, jax.value_and_grad, jax.hessian, jax.vmap,
-               jax.jit if jitted else _identity, convert, jax.block_until_ready)
+               jax.jit if jitted else _identity, convert, jax.block_until_ready,
+               "jax.example_libraries.optimizers")
 
 
 def _autograd() -> Kit:
@@ -137,4 +152,6 @@ def load(name: str, backend: str | None = None) -> Kit:
     """The kit called `name` (one of KIT_NAMES); `backend` is passed to xform's jit."""
     if name not in _FACTORIES:
         raise ValueError(f"unknown kit {name!r}; choose one of {KIT_NAMES}")
-    return _FACTORIES[name](backend)
+    kit = _FACTORIES[name](backend)
+    allocator.restore()  # importing JAX changes malloc's thresholds for every library
+    return kit

@@ -6,6 +6,7 @@ not between transcriptions of the model.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -57,6 +58,43 @@ def cnn_loss(ops, params, x, y):
     return ops.mean(ops.logsumexp(logits, axis=-1) - ops.sum(logits * y, axis=-1))
 
 
+def mlp_update(ops, grad, optimizer, step, state, x, y):
+    """One training step of the classification MLP: the gradient of mlp_loss at the
+    optimizer's parameters, and the optimizer's update of its `state` (a step-`step` update
+    of an (init, update, get_params) triple as in jax.example_libraries.optimizers)."""
+    _, update, get_params = optimizer
+    g = grad(functools.partial(mlp_loss, ops))(get_params(state), x, y)
+    return update(step, g, state)
+
+
+def vae_loss(ops, params, key, x):
+    """Negative evidence lower bound of a VAE with Bernoulli likelihood, batch mean: a relu
+    encoder to a Gaussian's mean and log-variance, a reparameterised sample drawn with
+    `ops.normal(key, shape, dtype)`, a relu decoder to the pixels' logits."""
+    (w1, b1), (wm, bm), (wv, bv), (w3, b3), (w4, b4) = params
+    h = ops.relu(x @ w1 + b1)
+    mean, logvar = h @ wm + bm, h @ wv + bv
+    z = mean + ops.exp(0.5 * logvar) * ops.normal(key, mean.shape, mean.dtype)
+    logits = ops.relu(z @ w3 + b3) @ w4 + b4
+    nll = ops.sum(ops.logaddexp(0.0, logits) - x * logits)
+    kl = -0.5 * ops.sum(1.0 + logvar - mean * mean - ops.exp(logvar))
+    return (nll + kl) / x.shape[0]
+
+
+def vae_epoch(ops, grad, optimizer, state, key, batches):
+    """One epoch of VAE training in a `fori_loop` over the minibatches `batches[i]`: a new
+    noise key split off `key` per step, the gradient of vae_loss and the optimizer's update.
+    Returns the final optimizer state."""
+    _, update, get_params = optimizer
+    loss_grad = grad(functools.partial(vae_loss, ops))
+
+    def step(i, carry):
+        state, key = carry
+        keys = ops.split(key)
+        return update(i, loss_grad(get_params(state), keys[1], batches[i]), state), keys[0]
+    return ops.fori_loop(0, batches.shape[0], step, (state, key))[0]
+
+
 def mlp_params(sizes, dtype, seed=0):
     """Glorot-like random weights and zero biases for layer widths `sizes`, in `dtype`."""
     rng = np.random.default_rng(seed)
@@ -78,6 +116,32 @@ def regression_data(sizes=(32, 64, 64, 1), batch=1024, dtype=np.float32, seed=0)
     x = rng.standard_normal((batch, sizes[0])).astype(dtype)
     y = rng.standard_normal(batch).astype(dtype)
     return {"params": mlp_params(sizes, dtype, seed), "x": x, "y": y}
+
+
+def adam_moments(params, seed=0):
+    """Adam moment estimates (m, v) of the size of `params`, as after some steps: the
+    training-step workloads start from them, so that the step's result does not hang on the
+    signs of gradients that are zero up to rounding (the first step moves every weight by
+    ±step_size)."""
+    rng = np.random.default_rng(seed + 5)
+    scale = 1e-3
+    return [tuple((scale * rng.standard_normal(p.shape).astype(p.dtype),
+                   (scale * rng.standard_normal(p.shape)).astype(p.dtype) ** 2)
+                  for p in layer) for layer in params]
+
+
+def vae_data(sizes=(784, 400, 20), batch=128, batches=20, dtype=np.float32, seed=0):
+    """(params, moments, key, batches) for models.vae_epoch: encoder, mean, log-variance and
+    decoder layers, binary pixels in `batches` minibatches, a raw uint32 PRNG key."""
+    image, hidden, latent = sizes
+    encoder = mlp_params((image, hidden), dtype, seed)
+    heads = [layer for i in (1, 2) for layer in mlp_params((hidden, latent), dtype, seed + i)]
+    decoder = mlp_params((latent, hidden, image), dtype, seed + 3)
+    params = encoder + heads + decoder
+    rng = np.random.default_rng(seed + 4)
+    pixels = (rng.uniform(size=(batches, batch, image)) < 0.3).astype(dtype)
+    return {"params": params, "moments": adam_moments(params, seed), "batches": pixels,
+            "key": np.array([0, seed + 42], np.uint32)}
 
 
 def cnn_data(batch=32, side=28, channels=(1, 8, 16), classes=10, dtype=np.float32, seed=0):

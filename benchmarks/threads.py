@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 MARK = "XFORM_BENCH_THREADS"
+CPUS = "XFORM_BENCH_CPUS"  # the CPUs the suite could use before pin_cpus
 
 
 def requested(argv: list[str]) -> int:
@@ -34,9 +35,33 @@ def environment(n: int) -> dict[str, str]:
     return env
 
 
+def pin_cpus(n: int) -> None:
+    """Run this process, and the threads and processes it starts, on `n` of its CPUs (n > 0).
+
+    Thread-count settings do not bound every pool: JAX 0.10's CPU runtime ran a VAE epoch on
+    two threads under the settings above (1.8 CPU-seconds per second). The CPUs it may use
+    bound every library alike. The full set is kept in the environment for `unpin_cpus`.
+    """
+    if n <= 0 or not hasattr(os, "sched_setaffinity"):
+        return
+    allowed = sorted(os.sched_getaffinity(0))
+    os.environ[CPUS] = ",".join(map(str, allowed))
+    os.sched_setaffinity(0, allowed[-n:])
+
+
+def unpin_cpus() -> None:
+    """Give a fresh-process probe back the CPUs the suite had before pin_cpus (its compile
+    worker may use a core of its own, as outside the suite)."""
+    cpus = os.environ.get(CPUS)
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+
+
 def describe() -> str:
     """The thread setting in force in this process, for the report."""
     n = os.environ.get(MARK)
     if n is None:
         return "not pinned (run through `python -m benchmarks` to pin it)"
-    return "libraries' defaults" if n == "0" else f"{n} per library (BLAS, XLA, torch, Numba)"
+    if n == "0":
+        return "libraries' defaults"
+    return f"{n} per library (BLAS, XLA, torch, Numba), the process on {n} CPU(s)"

@@ -84,7 +84,11 @@ def optimizer(opt_maker: Callable) -> Callable:
 # ----------------------------------------------------------------------------- helpers
 
 def _like(value, x):
-    """A step size or coefficient as a 0-d value of x's floating dtype (no float32 upcast)."""
+    """A step size or coefficient as a 0-d value of x's floating dtype (no float32 upcast).
+
+    Complements such as 1 - b2 are taken of the Python number before this rounding, as in
+    JAX: 1 - float32(0.999) is 1.3e-5 away from float32(1 - 0.999).
+    """
     dt = dtype_of(x)
     if not np.issubdtype(dt, np.floating):
         dt = np.dtype(np.float64)
@@ -164,7 +168,7 @@ def adagrad(step_size, momentum: float = 0.9):
         x, g_sq, m = state
         g_sq = g_sq + xnp.square(g)
         mom = _like(momentum, x)
-        m = (1 - mom) * (g * _inv_sqrt_or_zero(g_sq)) + mom * m
+        m = _like(1 - momentum, x) * (g * _inv_sqrt_or_zero(g_sq)) + mom * m
         return x - _like(step_size(i), x) * m, g_sq, m
     return init, update, lambda state: state[0]
 
@@ -180,7 +184,7 @@ def rmsprop(step_size, gamma: float = 0.9, eps: float = 1e-8):
     def update(i, g, state):
         x, avg_sq_grad = state
         gam = _like(gamma, x)
-        avg_sq_grad = avg_sq_grad * gam + xnp.square(g) * (1 - gam)
+        avg_sq_grad = avg_sq_grad * gam + xnp.square(g) * _like(1 - gamma, x)
         return x - _like(step_size(i), x) * g / xnp.sqrt(avg_sq_grad + _like(eps, x)), \
             avg_sq_grad
     return init, update, lambda state: state[0]
@@ -198,7 +202,7 @@ def rmsprop_momentum(step_size, gamma: float = 0.9, eps: float = 1e-8,
     def update(i, g, state):
         x, avg_sq_grad, mom = state
         gam = _like(gamma, x)
-        avg_sq_grad = avg_sq_grad * gam + xnp.square(g) * (1 - gam)
+        avg_sq_grad = avg_sq_grad * gam + xnp.square(g) * _like(1 - gamma, x)
         mom = (_like(momentum, x) * mom
                + _like(step_size(i), x) * g / xnp.sqrt(avg_sq_grad + _like(eps, x)))
         return x - mom, avg_sq_grad, mom
@@ -222,8 +226,8 @@ def adam(step_size, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
     def update(i, g, state):
         x, m, v = state
         c1, c2 = _like(b1, x), _like(b2, x)
-        m = (1 - c1) * g + c1 * m
-        v = (1 - c2) * xnp.square(g) + c2 * v
+        m = _like(1 - b1, x) * g + c1 * m
+        v = _like(1 - b2, x) * xnp.square(g) + c2 * v
         m_hat = m / (1 - _power(b1, i, x))
         v_hat = v / (1 - _power(b2, i, x))
         return x - _like(step_size(i), x) * m_hat / (xnp.sqrt(v_hat) + _like(eps, x)), m, v
@@ -241,7 +245,7 @@ def adamax(step_size, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
     def update(i, g, state):
         x, m, u = state
         c1 = _like(b1, x)
-        m = (1 - c1) * g + c1 * m
+        m = _like(1 - b1, x) * g + c1 * m
         u = xnp.maximum(_like(b2, x) * u, xnp.abs(g))
         step = _like(step_size(i), x) / (1 - _power(b1, i, x))
         return x - step * m / (u + _like(eps, x)), m, u
@@ -265,7 +269,8 @@ def sm3(step_size, momentum: float = 0.9):
                     for k, v in enumerate(vs)]
         accum = functools.reduce(xnp.minimum, expanded) + xnp.square(g1)
         mom = _like(momentum, x)
-        m = (1 - mom) * xnp.reshape(g1 * _inv_sqrt_or_zero(accum), np.shape(g)) + mom * m
+        scaled = xnp.reshape(g1 * _inv_sqrt_or_zero(accum), np.shape(g))
+        m = _like(1 - momentum, x) * scaled + mom * m
         vs = [xnp.max(accum, tuple(d for d in range(nd) if d != k)) for k in range(nd)]
         return x - _like(step_size(i), x) * m, m, vs
     return init, update, lambda state: state[0]

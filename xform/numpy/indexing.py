@@ -13,7 +13,7 @@ from xform.core import Tracer, get_aval
 from xform.numpy._core import broadcast_to_shape, cast, is_traced, shape_of, wrap
 from xform.primitives.elementwise import add, mul, select
 from xform.primitives.indexing import gather, scatter, scatter_add
-from xform.primitives.structural import broadcast_in_dim, reshape, rev, slice_
+from xform.primitives.structural import broadcast_in_dim, concatenate, reshape, rev, slice_
 
 
 def _expand(idx, ndim):
@@ -135,12 +135,38 @@ def _clamp(i, n):
     return min_p.bind1(max_p.bind1(i, np.zeros(shape, np.int64)), np.full(shape, n - 1, np.int64))
 
 
+def _leading_scalars(items) -> int:
+    """k when the index is k traced integer scalars followed by whole dimensions (`x[i]`,
+    `x[i, j, :]`), else 0."""
+    k = 0
+    while k < len(items) and isinstance(items[k], Tracer) and items[k].ndim == 0 \
+            and np.issubdtype(items[k].dtype, np.integer):
+        k += 1
+    whole = all(isinstance(i, slice) and i == slice(None) for i in items[k:])
+    return k if whole else 0
+
+
+def _take_leading(x, shape, scalars):
+    """x[i, j, ...] for traced scalars: one gather of the sub-array they select, rather than
+    of every element's flat position (a loop-carried `batches[i]` copies one contiguous
+    block)."""
+    starts = []
+    for i, n in zip(scalars, shape):
+        i = cast(i, np.int64)
+        i = select(i < 0, add(i, np.int64(n)), i)
+        starts.append(reshape(_clamp(i, n), (1,)))
+    return gather(x, concatenate(starts, 0) if len(starts) > 1 else starts[0])
+
+
 def getitem(x, idx):
     """`x[idx]` for a traced `x` (or traced indices), following numpy's indexing rules."""
     shape = shape_of(x)
     items = _expand(idx, len(shape))
     if not any(_is_advanced(i) for i in items):
         return _basic_getitem(x, items)
+    k = _leading_scalars(items)
+    if k:
+        return _take_leading(x, shape, items[:k])
     pos, out_shape = _positions(shape, items)
     size = int(np.prod(shape, dtype=np.int64))
     flat_x = reshape(x, (size,))

@@ -68,6 +68,23 @@ def scalar_literal(value, dtype) -> str:
     return f"{dtype_expr(dtype)}({value})"
 
 
+def permuted(name: str, perm) -> str:
+    """The expression of array `name` (a variable, read more than once) with its axes in the
+    order `perm`, as `np.transpose` would give it: a strided view.
+
+    Numba compiles `x.transpose(perm)` anew at every call site, which took seconds each; a
+    view built with `as_strided` from the permuted shape and strides compiles in a fraction
+    of that. An identity permutation is the array itself, a 2-D swap `.T`."""
+    perm = tuple(int(d) for d in perm)
+    if perm == tuple(range(len(perm))):
+        return name
+    if perm == (1, 0):
+        return f"{name}.T"
+    shape = "".join(f"{name}.shape[{d}], " for d in perm)
+    strides = "".join(f"{name}.strides[{d}], " for d in perm)
+    return f"np.lib.stride_tricks.as_strided({name}, ({shape}), ({strides}))"
+
+
 def to_rows(em, x, axis: int) -> tuple[str, tuple, tuple]:
     """Emit `x` with `axis` moved last, as a contiguous 2-D array of rows.
 
@@ -78,7 +95,7 @@ def to_rows(em, x, axis: int) -> tuple[str, tuple, tuple]:
     rows = em.fresh("rows")
     n = shape[axis]
     m = int(np.prod(moved[:-1], dtype=np.int64))
-    em.line(f"{rows} = np.ascontiguousarray({x.expr}.transpose({perm!r})).reshape(({m}, {n}))")
+    em.line(f"{rows} = np.ascontiguousarray({permuted(x.expr, perm)}).reshape(({m}, {n}))")
     return rows, moved, perm
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from xform.core import Primitive, ShapedArray, Zero, get_aval, instantiate
 from xform.primitives.elementwise import convert, div, eq, mul, select
-from xform.primitives.lowering import Reduction, dtype_expr, from_flat, to_rows
+from xform.primitives.lowering import Reduction, dtype_expr, from_flat, permuted, to_rows
 from xform.primitives.structural import (broadcast_in_dim, concatenate, moveaxis, reshape, slice_,
                                          transpose)
 
@@ -241,9 +241,10 @@ def _cumulative_numba(product):
         (x,), (o,) = ins, outs
         rows, moved, perm = to_rows(em, x, axis)
         inverse = tuple(int(i) for i in np.argsort(perm))
-        em.line(f"{o.expr} = {em.kernels.cumulate_rows}({rows}, np.bool_({product}), "
-                f"np.bool_({reverse}))"
-                f".reshape({moved!r}).transpose({inverse!r})")
+        done = em.fresh("moved")
+        em.line(f"{done} = {em.kernels.cumulate_rows}({rows}, np.bool_({product}), "
+                f"np.bool_({reverse})).reshape({moved!r})")
+        em.line(f"{o.expr} = {permuted(done, inverse)}")
     return rule
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from xform.core import Primitive, Zero, batch_size, get_aval, is_float_dtype
 from xform.primitives.indexing import gather
-from xform.primitives.lowering import to_rows
+from xform.primitives.lowering import permuted, to_rows
 from xform.primitives.structural import broadcast_in_dim, concatenate, moveaxis, reshape
 
 sort_p = Primitive("sort")
@@ -107,8 +107,9 @@ def _sort_numba(em, ins, outs, *, dimension, num_keys):
         em.line(f"{order} = {em.kernels.argsort_rows}({name}, {order})")
     inverse = tuple(int(i) for i in np.argsort(perm))
     for (name, _, _), o in zip(rows, outs):
-        em.line(f"{o.expr} = {em.kernels.take_rows}({name}, {order})"
-                f".reshape({moved!r}).transpose({inverse!r})")
+        done = em.fresh("moved")
+        em.line(f"{done} = {em.kernels.take_rows}({name}, {order}).reshape({moved!r})")
+        em.line(f"{o.expr} = {permuted(done, inverse)}")
 
 
 sort_p.impl = _sort_impl

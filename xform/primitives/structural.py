@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval
-from xform.primitives.lowering import BROADCAST
+from xform.primitives.lowering import BROADCAST, permuted
 
 
 def _linear_jvp(p: Primitive):
@@ -404,7 +404,7 @@ def _reshape_numba(em, ins, outs, *, new_shape):
 
 
 def _transpose_numba(em, ins, outs, *, permutation):
-    em.line(f"{outs[0].expr} = {ins[0].expr}.transpose({tuple(permutation)!r})")
+    em.line(f"{outs[0].expr} = {permuted(ins[0].expr, permutation)}")
 
 
 def _rev_numba(em, ins, outs, *, dimensions):
