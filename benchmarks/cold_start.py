@@ -15,17 +15,14 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks.first_call import run_fresh
 from benchmarks.threads import environment
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ("rosen", "per_example", "lstm")
 T, H, B, D = 30, 64, 32, 16
 
@@ -100,19 +97,15 @@ def child(lib: str, work: str, calls: int) -> dict:
 
 def probe(lib: str, work: str, calls: int, threads: int = 1) -> dict:
     cache = tempfile.mkdtemp(prefix="cold-start-")
-    env = dict(os.environ, **environment(threads), XFORM_CACHE_DIR=os.path.join(cache, "xform"),
-               NUMBA_CACHE_DIR=os.path.join(cache, "numba"), JAX_PLATFORMS="cpu",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    env.pop("XFORM_COMPILE", None)
+    env = {**environment(threads), "XFORM_CACHE_DIR": os.path.join(cache, "xform"),
+           "NUMBA_CACHE_DIR": os.path.join(cache, "numba"), "JAX_PLATFORMS": "cpu",
+           "XFORM_COMPILE": None}
     try:
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.cold_start", "--child", lib,
-                               work, str(calls)], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=1800, check=False)
+        return run_fresh("benchmarks.cold_start", ["--child", lib, work, str(calls)], env, 1800)
+    except RuntimeError as exc:
+        return {"error": str(exc)}
     finally:
         shutil.rmtree(cache, ignore_errors=True)
-    if proc.returncode:
-        return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):

@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks.first_call import run_fresh
 from benchmarks.threads import environment
 
-ROOT = Path(__file__).resolve().parent.parent
 H, B, D = 64, 32, 16
 
 
@@ -55,17 +51,13 @@ def child(steps: int) -> dict:
 
 def probe(steps: int, numba_cache: str) -> dict:
     cache = tempfile.mkdtemp(prefix="compile-scaling-")
-    env = dict(os.environ, **environment(1), XFORM_CACHE_DIR=cache, NUMBA_CACHE_DIR=numba_cache,
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = {**environment(1), "XFORM_CACHE_DIR": cache, "NUMBA_CACHE_DIR": numba_cache}
     try:
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.compile_scaling", "--child",
-                               str(steps)], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=3600, check=False)
+        return run_fresh("benchmarks.compile_scaling", ["--child", str(steps)], env, 3600)
+    except RuntimeError as exc:
+        return {"error": str(exc)}
     finally:
         shutil.rmtree(cache, ignore_errors=True)
-    if proc.returncode:
-        return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):

@@ -29,24 +29,30 @@ def _child(kit_name: str, calls: int, backend: str | None) -> dict:
     return {"seconds": time.perf_counter() - start, "value": float(value)}
 
 
+def run_fresh(module: str, args: list[str], env: dict[str, str], timeout: float) -> dict:
+    """The JSON report (its last line of output) of `python -m module *args` run in a fresh
+    process with `env` added to this environment (a None value unsets a variable) and the
+    project importable; RuntimeError with the child's last line of stderr if it fails."""
+    env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-m", module, *args], check=False, cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode:
+        lines = proc.stderr.strip().splitlines() or ["no output"]
+        raise RuntimeError(f"fresh process failed: {lines[-1]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def probe(kit_name: str, backend: str | None, cache_dir: str | None, calls: int = 1,
           timeout: float = 600.0) -> tuple[float, float]:
     """(seconds, loss) of a fresh process's first `calls` calls; `cache_dir` holds xform's and
     Numba's on-disk caches (XFORM_CACHE_DIR and NUMBA_CACHE_DIR)."""
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env = {"JAX_PLATFORMS": "cpu"}
     if cache_dir is not None:
         # Numba's own cache (of xform's helper kernels too) starts from the same state.
-        env["XFORM_CACHE_DIR"] = cache_dir
-        env["NUMBA_CACHE_DIR"] = os.path.join(cache_dir, "numba")
-    cmd = [sys.executable, "-m", "benchmarks.first_call", kit_name, str(calls),
-           *([backend] if backend else [])]
-    proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    if proc.returncode:
-        lines = proc.stderr.strip().splitlines() or ["no output"]
-        raise RuntimeError(f"fresh process failed: {lines[-1]}")
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+        env.update(XFORM_CACHE_DIR=cache_dir, NUMBA_CACHE_DIR=os.path.join(cache_dir, "numba"))
+    report = run_fresh("benchmarks.first_call",
+                       [kit_name, str(calls), *([backend] if backend else [])], env, timeout)
     return report["seconds"], report["value"]
 
 
