@@ -6,6 +6,7 @@ table and `-m slow` runs all of it.
 """
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import subprocess
@@ -373,6 +374,26 @@ def test_parts_share_one_function_per_structure_and_keep_the_meaning(monkeypatch
     np.testing.assert_allclose(cut, whole, rtol=1e-15)
 
 
+def test_a_cut_never_separates_an_if_from_its_else(monkeypatch):
+    """An `else:` clause at the body's top level belongs to the `if` above it: a part holds
+    both (a cut between them left a part starting with `else:`, a syntax error)."""
+    from xform.backends import parts
+    monkeypatch.setattr(parts, "PART_LINES", 2)
+    monkeypatch.setattr(parts, "CUT_EVERY", 1)
+    lines = ["x0 = a0 * 2.0", "if a1 > 0:", "    x1 = x0 + 1.0", "    x2 = x1 * x1",
+             "else:", "    x1 = x0 - 1.0", "    x2 = x1 * 3.0", "x3 = x2 + x0", "x4 = x3 * x1"]
+    ret = "return (x4, )"
+    source, calls = parts.split_into_parts(lines, ["a0", "a1"], ret, "import numba\n", {})
+    kernel = source + "def kernel(a0, a1):\n" + "".join(f"    {s}\n" for s in calls + [ret])
+    namespace = {}
+    exec(kernel, namespace)
+    for a1 in (1.0, -1.0):
+        x0 = 0.7 * 2.0
+        x1 = x0 + 1.0 if a1 > 0 else x0 - 1.0
+        x2 = x1 * x1 if a1 > 0 else x1 * 3.0
+        assert namespace["kernel"](0.7, a1) == ((x2 + x0) * x1, )
+
+
 def test_programs_share_the_parts_they_have_in_common(monkeypatch):
     """A part is a module named by its content: the gradient and the value-and-gradient of one
     unrolled loop, or the loop over more steps, reuse the compiled parts they share."""
@@ -401,6 +422,40 @@ def test_programs_share_the_parts_they_have_in_common(monkeypatch):
     both_parts = part_modules(xf.value_and_grad, w, xs)
     longer_parts = part_modules(xf.grad, w, rng.standard_normal((20, 3)))
     assert grad_parts & both_parts and grad_parts & longer_parts
+
+
+def test_parts_serve_other_shapes(monkeypatch):
+    """Sizes (loop bounds, slices, reshapes) and float constants (the mean's one over the batch
+    size) are passed to a part, so a program over another batch size reuses every compiled
+    part; an exponent stays a constant (LLVM makes products of `x ** 2.0` only then)."""
+    from xform.backends import codegen, executable, parts
+    monkeypatch.setattr(codegen, "SPLIT_LINES", 30)
+    monkeypatch.setattr(parts, "PART_LINES", 12)
+    monkeypatch.setattr(parts, "SIZE_ARGUMENT", 4)
+
+    def loss(w, xs):
+        h = xnp.zeros((xs.shape[1], 3))
+        for x in xs:
+            h = xnp.tanh(x @ w + h) * 0.5 + h
+        return xnp.mean(h ** 2.0)
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((3, 3)) * 0.5
+
+    def parts_of(xs):
+        f = xf.jit(xf.value_and_grad(loss), compile="sync")
+        got, want = f(w, xs), xf.jit(xf.value_and_grad(loss), backend="interpreter")(w, xs)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+        program = f.lower(w, xs)
+        module = executable(program.ir, program.backend).module
+        return {k: v for k, v in vars(module).items() if re.fullmatch(r"part\d+", k)}
+    small = parts_of(rng.standard_normal((10, 5, 3)))
+    large = parts_of(rng.standard_normal((10, 7, 3)))
+    assert {p.py_func.__module__ for p in small.values()} == \
+        {p.py_func.__module__ for p in large.values()}
+    assert all(len(p.signatures) == 1 for p in large.values())  # compiled once, for both
+    texts = [inspect.getsource(p.py_func) for p in large.values()]
+    assert any("** L" in t for t in texts) and any("range(z" in t for t in texts)
 
 
 def test_a_cut_program_compiles_ahead_of_its_first_call(monkeypatch):
