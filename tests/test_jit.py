@@ -458,6 +458,31 @@ def test_parts_serve_other_shapes(monkeypatch):
     assert any("** L" in t for t in texts) and any("range(z" in t for t in texts)
 
 
+def test_a_cut_program_compiles_ahead_of_its_first_call_in_a_fresh_process(tmp_path):
+    """Numba installs the typing of array subscripts only when it first compiles: the type
+    inference of a plain kernel, the first thing a fresh process compiles, must install it
+    before typing `N0[0]`, the row of sizes of the first part."""
+    script = textwrap.dedent("""
+        import numpy as np, xform as xf, xform.numpy as xnp
+        from xform.backends import codegen, parts
+        codegen.SPLIT_LINES, parts.PART_LINES, parts.SIZE_ARGUMENT = 30, 12, 2
+        def loss(w, xs):
+            h = xnp.ones(3)
+            for x in xs:
+                h = xnp.sin(w @ h - x) + h * 0.25
+            return xnp.sum(h)
+        rng = np.random.default_rng(2)
+        w, xs = rng.standard_normal((3, 3)), rng.standard_normal((9, 3))
+        lowered = xf.jit(xf.grad(loss), compile="sync").lower(w, xs)
+        assert "N0[0]" in lowered.source
+        np.testing.assert_allclose(lowered.compile()(w, xs), xf.grad(loss)(w, xs), rtol=1e-12)
+    """)
+    env = {**os.environ, "XFORM_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_a_cut_program_compiles_ahead_of_its_first_call(monkeypatch):
     """`lower().compile()` (and the background worker) compile a cut program's parts for the
     argument types without running it: Numba's type inference of the plain kernel."""

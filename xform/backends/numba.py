@@ -154,6 +154,8 @@ def compile_kernel(kernel, signature: tuple) -> None:
         return
     from numba.core import compiler, typed_passes
     from numba.core.registry import cpu_target
+    cpu_target.typing_context.refresh()  # installs the typing of array subscripts and the like
+    cpu_target.target_context.refresh()
     typed_passes.type_inference_stage(cpu_target.typing_context, cpu_target.target_context,
                                       compiler.run_frontend(kernel), signature, None)
 
