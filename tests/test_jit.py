@@ -458,6 +458,39 @@ def test_parts_serve_other_shapes(monkeypatch):
     assert any("** L" in t for t in texts) and any("range(z" in t for t in texts)
 
 
+def test_a_short_program_is_one_function_for_every_shape():
+    """A short program's sizes (of 8 or more) and float constants are read from two consts,
+    and the comments that show its shapes are not in its module: a new batch size runs the
+    code compiled for the first, in float32 as in float64. Without such sizes, a program
+    keeps its constants in its code."""
+    from xform.backends import executable
+    from xform.backends import numba as nb
+
+    def loss(w, x):
+        h = xnp.tanh(x @ w[:, :12] * 0.5)
+        return xnp.mean(h ** 2.5) + xnp.sum(w) / 3.0
+    rng = np.random.default_rng(4)
+    modules = set()
+    for dtype in (np.float64, np.float32):
+        w = rng.standard_normal((10, 16)).astype(dtype)
+        reused = nb.stats["reused"]
+        for batch in (9, 24, 40):
+            x = rng.standard_normal((batch, 10)).astype(dtype)
+            f = xf.jit(xf.value_and_grad(loss), compile="sync")
+            got = f(w, x)
+            want = xf.jit(xf.value_and_grad(loss), backend="interpreter")(w, x)
+            for a, b in zip(got, want):
+                assert a.dtype == b.dtype == dtype
+                np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12)
+            program = f.lower(w, x)
+            assert "# " in program.source and "z0 = c" in program.source
+            modules.add(executable(program.ir, program.backend).module.__name__)
+        assert nb.stats["reused"] == reused + 2
+    assert len(modules) == 2  # one per dtype
+    small = xf.jit(xf.grad(lambda x: xnp.sum(xnp.sin(x) * 3.0))).lower(np.ones(5))
+    assert "z0" not in small.source and "np.float64(3.0)" in small.source
+
+
 def test_a_cut_program_compiles_ahead_of_its_first_call_in_a_fresh_process(tmp_path):
     """Numba installs the typing of array subscripts only when it first compiles: the type
     inference of a plain kernel, the first thing a fresh process compiles, must install it

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from xform.backends.parts import NJIT, split_into_parts
+from xform.backends.parts import NJIT, shape_generic, split_into_parts
 from xform.core import IR, Eqn, Literal, ShapedArray, Var, VarNames, is_float_dtype, literal_text
 from xform.primitives.lowering import (BROADCAST, INLINE, Reduction, Scalar, dtype_expr,
                                        scalar_literal)
@@ -542,6 +542,24 @@ def _helpers_fingerprint() -> str:
     return f"{FLAVOUR} {digest.hexdigest()[:16]}"
 
 
+def _shape_generic(em: Emitter, lines: list[str], literals: dict[str, str]
+                   ) -> tuple[list[str], dict[str, str]]:
+    """A short body whose sizes (see `parts.shape_generic`) and float constants are read from
+    two more consts, so that its module, and its compiled code, serve every shape: (its lines,
+    the literal constants left in the module)."""
+    lines, sizes, floats = shape_generic(lines, literals)
+    if not sizes:
+        return lines, literals
+    prologue = [f"z{j} = c{len(em.consts)}[{j}]" for j in range(len(sizes))]
+    em.consts.append(np.array(sizes, np.int64))
+    if floats:
+        values = [np.float64(eval(literals[name], {"np": np})) for name in floats]
+        prologue += [f"{name} = {literals[name].split('(')[0]}(c{len(em.consts)}[{j}])"
+                     for j, name in enumerate(floats)]
+        em.consts.append(np.array(values, np.float64))
+    return prologue + lines, {k: v for k, v in literals.items() if k not in floats}
+
+
 def generate(ir: IR) -> tuple[str, list[np.ndarray], list[tuple]]:
     """Source of a module defining `kernel(*consts, *buffers, *inputs) -> tuple of outputs`,
     the consts, and the (shape, dtype) of each buffer."""
@@ -558,6 +576,10 @@ def generate(ir: IR) -> tuple[str, list[np.ndarray], list[tuple]]:
     # that inlining turned into literals (an inner jitted function's constant outputs).
     outs = [em.atom(a) if isinstance(a, Var) or np.ndim(a.val) == 0 else em.atom(a) + ".copy()"
             for a, var in zip(ir.outs, var_outs) if var]
+    literals = {name: expr for expr, name in em.literals.items()}
+    lines, cut = em.lines, len(em.lines) > SPLIT_LINES
+    if not cut:
+        lines, literals = _shape_generic(em, lines, literals)
     params = ([f"c{k}" for k in range(len(em.consts))]
               + [f"b{k}" for k in range(len(em.buffers))] + args)
     ret = f"return ({''.join(o + ', ' for o in outs)})"
@@ -565,9 +587,8 @@ def generate(ir: IR) -> tuple[str, list[np.ndarray], list[tuple]]:
               "import math\n\nimport numba\nimport numpy as np\n\n"
               "from xform.backends import kernels as K\n"
               "from xform.backends import vecmath as V\n")
-    literals = {name: expr for expr, name in em.literals.items()}
-    parts, lines, decorator = "", em.lines, NJIT
-    if len(lines) > SPLIT_LINES:  # Numba's compile time grows faster than a function's size
+    parts, decorator = "", NJIT
+    if cut:  # Numba's compile time grows faster than a function's size
         parts, lines = split_into_parts(lines, params, ret, header, literals)
         decorator = "# A plain function: compiled, it would link in and optimise every part again\n"
     body = "\n".join("    " + s for s in lines + [ret])

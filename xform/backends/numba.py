@@ -39,9 +39,16 @@ def _keep(name: str, module) -> None:
     _modules[name] = module
 
 
+def _code(source: str) -> str:
+    """Generated source without the comment lines of its function bodies: they show the IR
+    with its shapes, and a shape-generic module must be one file for every shape."""
+    return "".join(line for line in source.splitlines(keepends=True)
+                   if not (line[:1] == " " and line.lstrip().startswith("#")))
+
+
 def module_name(source: str) -> str:
-    """The content-addressed module name of generated source."""
-    return "xform_gen_" + hashlib.sha256(source.encode()).hexdigest()[:24]
+    """The content-addressed module name of generated source (of its code, see `_code`)."""
+    return "xform_gen_" + hashlib.sha256(_code(source).encode()).hexdigest()[:24]
 
 
 def write_source(directory: str, name: str, text: str) -> str:
@@ -98,7 +105,7 @@ def cached_source(source: str) -> str | None:
     directory = cache_dir()
     if directory is None:
         return None
-    return write_source(directory, module_name(source), "CACHE = True\n" + source)
+    return write_source(directory, module_name(source), "CACHE = True\n" + _code(source))
 
 
 def load_module(source: str):
@@ -160,7 +167,14 @@ def compile_kernel(kernel, signature: tuple) -> None:
                                       compiler.run_frontend(kernel), signature, None)
 
 
-stats = {"compiled": 0, "loaded": 0}  # programs compiled vs loaded from the disk cache
+stats = {"compiled": 0, "loaded": 0, "reused": 0}  # programs, by where their code came from
+
+
+def _code_counts(module) -> tuple[int, int]:
+    """(compiled signatures, loads from the disk cache) of a generated module's functions."""
+    functions = _numba_functions(module)
+    return (sum(len(f.overloads) for f in functions),
+            sum(sum(f.stats.cache_hits.values()) for f in functions))
 
 
 class CompiledProgram:
@@ -196,7 +210,9 @@ class CompiledProgram:
 
     def _loaded(self, step: Callable):
         """`step()`, which compiles or loads the kernel; an unreadable cache entry is
-        recompiled. Counts the program as compiled or loaded."""
+        recompiled. Counts the program as compiled, loaded, or reused (code this process
+        already had: the parts or shape-generic kernel of another program)."""
+        before = _code_counts(self.module)
         try:
             with warnings.catch_warnings():
                 # Numba's advice about non-contiguous operands is not actionable by users.
@@ -211,8 +227,9 @@ class CompiledProgram:
             self.module = load_module(self.source)
             self.kernel = self.module.kernel
             result = step()
-        hits = sum(sum(f.stats.cache_hits.values()) for f in _numba_functions(self.module))
-        stats["loaded" if hits else "compiled"] += 1
+        overloads, hits = _code_counts(self.module)
+        stats["reused" if overloads == before[0] else "loaded" if hits > before[1]
+              else "compiled"] += 1
         return result
 
     def _bind_wrapper(self):

@@ -145,6 +145,23 @@ def _is_argument(expr: str, name: str, text: str) -> bool:
     return expr.startswith("np.float") and not re.search(rf"\*\*\s*{name}\b", text)
 
 
+def shape_generic(lines: list[str], literals: dict[str, str]
+                  ) -> tuple[list[str], list[int], list[str]]:
+    """(`lines` with each size of at least SIZE_ARGUMENT replaced by z0, z1, ...; those sizes;
+    the literal constants to pass as arguments, see `_is_argument`), so that one function
+    serves every shape of a short program; `lines` unchanged when it has no such size."""
+    code = [line for line in lines if not _is_comment(line)]
+    text, ints, sizes, _ = _canonical(code, set(), {})
+    passed = [i for i, (n, size) in enumerate(zip(ints, sizes)) if size and n >= SIZE_ARGUMENT]
+    if not passed:
+        return lines, [], []
+    holes = iter(f"z{passed.index(i)}" if i in passed else str(n) for i, n in enumerate(ints))
+    new = iter(re.sub(_HOLE, lambda _: next(holes), text).split("\n"))
+    floats = [name for name, expr in literals.items() if _is_argument(expr, name, text)]
+    return [line if _is_comment(line) else next(new) for line in lines], \
+        [ints[i] for i in passed], floats
+
+
 def split_into_parts(lines: list[str], params: list[str], ret: str, header: str,
                      literals: dict[str, str]) -> tuple[str, list[str]]:
     """(module-level source loading the parts part0, part1, ..., the kernel body calling them
