@@ -796,6 +796,26 @@ def test_family_program_agrees_with_the_interpreter(name, kind, seed):
     assert_agree(got, want)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name,kind", PROGRAMS, ids=PROGRAM_IDS)
+def test_family_program_cut_into_small_shape_generic_parts(name, kind, monkeypatch):
+    """Every family program cut into parts of a dozen lines, every size of 2 or more an
+    argument: the cuts and the shape-generic code must keep every lowering's meaning (a cut
+    between an `if` and its `else` once did not)."""
+    from xform.backends import codegen, parts
+    monkeypatch.setattr(codegen, "SPLIT_LINES", 30)
+    monkeypatch.setattr(parts, "PART_LINES", 12)
+    monkeypatch.setattr(parts, "SIZE_ARGUMENT", 2)
+    program = family(name, kind)
+    ops = program.operands(np.random.default_rng(0))
+    got = run_numba(program.program, ops)
+    with np.errstate(all="ignore"):
+        want = xf.jit(program.program, backend="interpreter")(ops)
+    if name == "linalg":
+        got = {d: _align_signs(outs, want[d]) for d, outs in got.items()}
+    assert_agree(got, want)
+
+
 def test_forward_mode_of_custom_vjp_is_refused_by_both_backends():
     # custom_vjp_lin, the linear map a custom_vjp function's tangent goes through, only exists
     # to be transposed: run forward, both backends raise the same error.
