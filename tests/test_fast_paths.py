@@ -1,7 +1,10 @@
 """Paths chosen for speed keep their semantics: transposes compiled as strided views, a traced
 scalar index gathering one block, BLAS on one thread for small products in compiled code, and
-the example optimizers' coefficients rounded as JAX rounds them."""
+the example optimizers' coefficients rounded as JAX rounds them, pads read inside the loops
+consuming them and band constants (identity matrices) computed from the loop indices."""
 from __future__ import annotations
+
+import re
 
 import numba
 import numpy as np
@@ -9,6 +12,7 @@ import pytest
 
 import xform as xf
 import xform.numpy as xnp
+from xform import lax
 from xform.backends import blas
 from xform.example_libraries import optimizers
 
@@ -95,3 +99,54 @@ def test_adam_takes_complements_of_the_python_coefficients():
     _, m, v = update(0, g, init(np.ones(3, np.float32))).packed_state[0]
     np.testing.assert_array_equal(m, np.float32(1 - 0.9) * g)
     np.testing.assert_array_equal(v, np.float32(1 - 0.999) * (g * g))
+
+
+def _padded(x, v, b):
+    return {"ends": lax.pad(x, 0.0, [(1, 2, 0), (0, 1, 0)]) * 2.0,
+            "cropped": lax.pad(x, v, [(-1, 1, 0), (2, -2, 0)]) + x[0, 0],
+            "interior": lax.pad(x, v, [(1, 0, 2), (-1, 1, 1)]) - 1.0,
+            "shift": lax.pad(xnp.abs(x), v, [(1, -1, 0), (0, 0, 0)]) + xnp.abs(x),
+            "masks": xnp.logical_not(lax.pad(b, True, [(0, 1, 1), (2, 0, 0)])),
+            "stored": lax.pad(x, v, [(2, 0, 0), (0, 3, 1)])}
+
+
+def test_pads_read_their_operand_inside_the_consuming_loop():
+    rng = np.random.default_rng(1)
+    x, b = rng.standard_normal((4, 5)), rng.standard_normal((3, 2)) > 0
+    fun = xf.jit(_padded)
+    assert "np.full" not in fun.lower(x, 7.5, b).source
+    got, want = fun(x, 7.5, b), _padded(x, 7.5, b)
+    for key in want:
+        assert got[key].dtype == want[key].dtype, key
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    grad = xf.jit(xf.grad(lambda x: xnp.sum((x[1:] - x[:-1]) ** 2)))(x[0])
+    np.testing.assert_allclose(grad, xf.grad(lambda x: xnp.sum((x[1:] - x[:-1]) ** 2))(x[0]))
+
+
+_BANDS = {"eye": np.eye(4, 5), "below": 3.0 * np.eye(5, 4, k=-2), "rows": np.eye(6)[1:4],
+          "short": np.diag([2.0, 2.0, 2.0, 0.0]), "unit axis": 2.0 * np.eye(4)[:, None, :],
+          "middle axis": np.eye(3)[:, None, :].repeat(2, 1), "nan": np.diag([np.nan] * 3)}
+_NOT_BANDS = {"two diagonals": np.eye(4) + np.eye(4, k=1), "varying": np.diag([1.0, 2, 3]),
+              "column": np.where(np.arange(12).reshape(3, 4) % 4 == 0, 1.0, 0.0),
+              "signed zeros": np.where(np.eye(3) > 0, 1.0, -0.0)}
+
+
+def _scaled(constants):
+    return lambda x: {k: x[k] * c for k, c in constants.items()}
+
+
+def test_band_constants_are_computed_from_the_loop_indices():
+    # The identity matrices of jacfwd and hessian, sliced, padded and scaled.
+    rng = np.random.default_rng(2)
+    for constants, passed in [(_BANDS, 0), (_NOT_BANDS, len(_NOT_BANDS))]:
+        xs = {k: rng.standard_normal(c.shape) for k, c in constants.items()}
+        fun = xf.jit(_scaled(constants))
+        header = next(s for s in fun.lower(xs).source.splitlines() if "def kernel(" in s)
+        assert len(re.findall(r"\bc\d+", header)) == passed
+        got, want = fun(xs), _scaled(constants)(xs)
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    eye = np.eye(3, dtype=bool)
+    masked = xf.jit(lambda m: m & eye)(np.ones((3, 3), bool))
+    np.testing.assert_array_equal(masked, eye)
+    assert masked.dtype == np.bool_

@@ -23,7 +23,7 @@ from xform.backends import codegen
 from xform.backends import numba as numba_backend
 from xform.core import registry
 from xform.primitives import linalg as lp
-from xform.primitives.lowering import BROADCAST, INLINE, Reduction, Scalar
+from xform.primitives.lowering import BROADCAST, INLINE, Indexed, Reduction, Scalar
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-9}
@@ -60,7 +60,8 @@ def assert_agree(f, *args, align=None):
 @pytest.mark.parametrize("name", sorted(registry))
 def test_every_primitive_has_a_numba_lowering(name):
     rule = registry[name].numba
-    assert (rule is INLINE or rule is BROADCAST or isinstance(rule, (Scalar, Reduction))
+    assert (rule is INLINE or rule is BROADCAST
+            or isinstance(rule, (Scalar, Reduction, Indexed))
             or callable(rule)), f"the primitive '{name}' has no Numba lowering"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import math
 import os
 from typing import NamedTuple
@@ -18,8 +19,8 @@ import numpy as np
 
 from xform.backends.parts import NJIT, shape_generic, split_into_parts
 from xform.core import IR, Eqn, Literal, ShapedArray, Var, VarNames, is_float_dtype, literal_text
-from xform.primitives.lowering import (BROADCAST, INLINE, Reduction, Scalar, dtype_expr,
-                                       scalar_literal)
+from xform.primitives.lowering import (BROADCAST, INLINE, Indexed, Reduction, Scalar,
+                                       dtype_expr, scalar_literal)
 
 
 class Unsupported(NotImplementedError):
@@ -81,6 +82,42 @@ def _uniform(val: np.ndarray):
     return None
 
 
+def _band(val: np.ndarray):
+    """(value, a, b, offset, first, last) of an array holding one `value` wherever index a
+    minus index b is `offset` and index a lies in [first, last], and zeros elsewhere (the
+    identity matrices of jacfwd and hessian, sliced, padded or scaled), else None."""
+    if val.ndim < 2:
+        return None
+    where = np.nonzero(val)
+    count = where[0].size
+    if count == 0 or 2 * count > val.size:
+        return None
+    value = val[tuple(w[0] for w in where)]
+    grid = np.ogrid[tuple(slice(n) for n in val.shape)]
+    for a, b in itertools.combinations(range(val.ndim), 2):
+        offset = where[a][0] - where[b][0]
+        if (where[a] - where[b] != offset).any():
+            continue
+        first, last = where[a].min(), where[a].max()
+        mask = (grid[a] - grid[b] == offset) & (grid[a] >= first) & (grid[a] <= last)
+        band = np.where(np.broadcast_to(mask, val.shape), value, np.zeros((), val.dtype))
+        if band.astype(val.dtype).tobytes() == np.ascontiguousarray(val).tobytes():
+            return value, a, b, int(offset), int(first), int(last)
+    return None
+
+
+def _band_element(em: Emitter, val: np.ndarray, band: tuple) -> str:
+    """The element of a band array (see `_band`) at the loop indices i0, i1, ...: computed
+    from the indices, not read from memory."""
+    value, a, b, offset, first, last = band
+    sign = "+" if offset >= 0 else "-"
+    conds = [f"i{a} == i{b} {sign} {abs(offset)}" if offset else f"i{a} == i{b}"]
+    conds += [f"i{a} >= {first}"] * (first > max(0, offset))
+    conds += [f"i{a} <= {last}"] * (last < min(val.shape[a] - 1, val.shape[b] - 1 + offset))
+    zero = em.literal(0, val.dtype)
+    return f"({em.literal(value, val.dtype)} if {' and '.join(conds)} else {zero})"
+
+
 def _param_text(v) -> str:
     """A param on one comment line; a nested IR (whose code follows) shows just its type."""
     if isinstance(v, IR):
@@ -118,6 +155,7 @@ class Group:
     def operand(self, a) -> str:
         """The scalar expression of an operand inside the loop body."""
         em = self.em
+        read = None
         if isinstance(a, Literal):
             val = np.asarray(a.val)
             if val.ndim == 0:
@@ -125,6 +163,8 @@ class Group:
             u = _uniform(val)
             if u is not None:
                 return em.literal(u, val.dtype)
+            band = em.band(val)
+            read = band and _band_element(em, val, band)
         elif a in self.local:
             return self.local[a]
         if a.aval.shape == ():
@@ -132,7 +172,7 @@ class Group:
         key = id(a)
         if key not in self.loads:
             name = em.fresh("x")
-            self.body.append(f"{name} = {em.atom(a)}[{self.index}]")
+            self.body.append(f"{name} = {read or f'{em.atom(a)}[{self.index}]'}")
             self.loads[key] = name
         return self.loads[key]
 
@@ -370,6 +410,7 @@ class Emitter:
         self.buffers: list[tuple[tuple, np.dtype]] = []
         self.literals: dict[str, str] = {}
         self.const_names: dict[int, str] = {}
+        self.bands: dict[int, tuple | None] = {}
         self.counter = 0
         self.consumers: dict[Var, set[int]] = {}
         for i, e in enumerate(ir.eqns):
@@ -403,6 +444,12 @@ class Emitter:
                 self.consts.append(np.ascontiguousarray(val))
             return self.const_names[key]
         return self.names[a]
+
+    def band(self, val: np.ndarray) -> tuple | None:
+        """`_band(val)` of a constant, found once."""
+        if id(val) not in self.bands:
+            self.bands[id(val)] = _band(val)
+        return self.bands[id(val)]
 
     def literal(self, value, dtype) -> str:
         """A typed scalar constant, hoisted to a module global (Numba freezes it)."""
@@ -500,20 +547,44 @@ class Emitter:
                 else:  # reducing over no axes is the identity
                     g.add(i, eqn, g.operand(x))
                 self.claim(g, eqn)
+            elif isinstance(rule, Indexed):
+                if not self.indexed(i, eqn, rule):
+                    self.whole(eqn, rule.whole)
             elif callable(rule):
-                for a in eqn.inputs:
-                    self.settle(a)
-                ins = [Val(self.atom(a), a.aval) for a in eqn.inputs]
-                outs = []
-                for v in eqn.outputs:
-                    self.names[v] = self.fresh("v")
-                    outs.append(Val(self.names[v], v.aval))
-                self.lines.append(_eqn_comment(eqn, self.name_of))
-                rule(self, ins, outs, **eqn.params)
+                self.whole(eqn, rule)
             else:
                 raise Unsupported(f"the primitive '{eqn.prim.name}' has no Numba lowering")
         for g in list(self.groups.values()):
             self.flush(g)
+
+    def whole(self, eqn: Eqn, rule):
+        """Emit an equation as the whole-array statements of its rule."""
+        for a in eqn.inputs:
+            self.settle(a)
+        ins = [Val(self.atom(a), a.aval) for a in eqn.inputs]
+        outs = []
+        for v in eqn.outputs:
+            self.names[v] = self.fresh("v")
+            outs.append(Val(self.names[v], v.aval))
+        self.lines.append(_eqn_comment(eqn, self.name_of))
+        rule(self, ins, outs, **eqn.params)
+
+    def indexed(self, i: int, eqn: Eqn, rule: Indexed) -> bool:
+        """Fuse an equation of an `Indexed` rule into the loop over its result, reading its
+        materialised operands there; False where the rule does not apply."""
+        (out,) = eqn.outputs
+        for a in eqn.inputs:
+            self.settle(a)
+        ops = [self.literal(a.val, a.aval.dtype) if isinstance(a, Literal) and a.aval.shape == ()
+               else self.atom(a) for a in eqn.inputs]
+        index = [f"i{k}" for k in range(out.aval.ndim)]
+        expr = rule.expr(ops, [a.aval for a in eqn.inputs], index, **eqn.params)
+        if expr is None:
+            return False
+        g = self.group(out.aval.shape)
+        g.add(i, eqn, expr)
+        self.claim(g, eqn)
+        return True
 
 
 class _NestedEmitter(Emitter):

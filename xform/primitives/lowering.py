@@ -4,6 +4,8 @@ A primitive's `numba` rule is one of:
 - `Scalar(template)`: a fusible elementwise operation; the template turns operand scalar
   expressions into the result's scalar expression (the code generator puts it in a loop);
 - `Reduction(kind)`: a reducer the code generator folds into the loop producing its operand;
+- `Indexed(expr, whole)`: a read of a materialised operand at an index computed from the
+  consuming loop's indices (pad), where it applies;
 - `INLINE`: a higher-order primitive whose `ir` param is inlined into the enclosing program;
 - a function `rule(em, ins, outs, **params)` emitting whole-array statements through the
   emitter `em` (see `xform.backends.numba.Emitter`), for everything else.
@@ -43,6 +45,17 @@ class Reduction:
 
     def __init__(self, kind: str):
         self.kind = kind  # "sum", "max", "min" or "prod"
+
+
+class Indexed:
+    """A lowering fused into the loop over its result as a read at a computed index:
+    `expr(ops, avals, index, **params)` is the scalar expression of the result's element at
+    the loop indices `index` (names), given the operands' expressions `ops` (array names, or
+    scalar expressions of 0-d operands) and avals; it returns None where it does not apply,
+    and the equation is emitted by the whole-array rule `whole` instead."""
+
+    def __init__(self, expr: Callable[..., str | None], whole: Callable):
+        self.expr, self.whole = expr, whole
 
 
 INLINE = "inline"

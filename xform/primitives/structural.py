@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from xform.core import Primitive, ShapedArray, UndefinedPrimal, Zero, batch_size, get_aval
-from xform.primitives.lowering import BROADCAST, permuted
+from xform.primitives.lowering import BROADCAST, Indexed, permuted
 
 
 def _linear_jvp(p: Primitive):
@@ -430,6 +430,23 @@ def _pad_numba(em, ins, outs, *, lo, hi, interior):
     em.line(f"{o.expr} = {o.expr}[{crop}]")
 
 
+def _pad_element(ops, avals, index, *, lo, hi, interior):
+    """The element of a padded array at `index`, in the loop consuming it: the operand's
+    element where one lands there, else the padding value (no padded copy is made)."""
+    (x, value), (aval, _) = ops, avals
+    if 0 in aval.shape:
+        return None
+    at, inside = [], []
+    for i, n, a, b, s in zip(index, aval.shape, lo, hi, interior):
+        step, last = s + 1, a + (n - 1) * (s + 1)  # where the operand's first and last land
+        j = i if a == 0 else f"{i} - {a}" if a > 0 else f"{i} + {-a}"
+        inside += [f"{i} >= {a}"] * (a > 0) + [f"{i} <= {last}"] * (b > 0)
+        inside += [f"({j}) % {step} == 0"] * (step > 1)
+        at.append(f"({j}) // {step}" if step > 1 else j)
+    read = f"{x}[{_index(at)}]" if at else x
+    return f"({read} if {' and '.join(inside)} else {value})" if inside else read
+
+
 def _concatenate_numba(em, ins, outs, *, dimension):
     parts = "".join(f"{x.expr}, " for x in ins)
     em.line(f"{outs[0].expr} = np.concatenate(({parts}), axis={dimension})")
@@ -440,5 +457,5 @@ reshape_p.numba = _reshape_numba
 transpose_p.numba = _transpose_numba
 rev_p.numba = _rev_numba
 slice_p.numba = _slice_numba
-pad_p.numba = _pad_numba
+pad_p.numba = Indexed(_pad_element, _pad_numba)
 concatenate_p.numba = _concatenate_numba
