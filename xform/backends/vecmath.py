@@ -1,4 +1,4 @@
-"""Vectorisable exp, expm1, log, tanh, sin and cos for generated Numba loops.
+"""Vectorisable exp, expm1, log, log1p, tanh, logistic, sin and cos for generated Numba loops.
 
 Numba lowers `math.exp` and friends to scalar libm calls, which stop LLVM from vectorising a
 fused loop. These versions are branch-free arithmetic (range reduction, a polynomial, bit
@@ -211,8 +211,9 @@ _LOG_C = tuple(2.0 / k for k in range(3, 26, 2))
 _SQRT_HALF_BITS = 0x3FE6A09E667F3BCD
 
 
-@_jit
-def log_f64(x):
+@_helper
+def _log_finite(x):
+    """log x for finite positive x (the special values are the caller's)."""
     tiny = x < 2.2250738585072014e-308
     scaled = x * 18014398509481984.0 if tiny else x  # subnormals: scale by 2**54 first
     bits = _bits(scaled) - _SQRT_HALF_BITS  # put the mantissa in [sqrt(1/2), sqrt(2))
@@ -227,13 +228,42 @@ def log_f64(x):
         p = p * z + c[k]
     half_f2 = 0.5 * f * f
     n = np.float64(e)
-    y = n * _F64.ln2_hi - ((half_f2 - (s * (half_f2 + z * p) + n * _F64.ln2_lo)) - f)
+    return n * _F64.ln2_hi - ((half_f2 - (s * (half_f2 + z * p) + n * _F64.ln2_lo)) - f)
+
+
+# The special values come last, in one chain of conditions: LLVM vectorises that, not a
+# conditional expression after the inlined body of another function.
+@_jit
+def log_f64(x):
+    y = _log_finite(x)
     if x == 0.0:
         y = -np.inf
     elif x < 0.0 or x != x:
         y = np.nan
     elif x == np.inf:
         y = x
+    return y
+
+
+# Inlined by Numba into each loop that calls it: LLVM would not inline a function this size,
+# and a loop with a call in it does not vectorise.
+_inlined = numba.njit(inline="always", error_model="numpy", nogil=True)
+
+
+@_inlined
+def log1p_f64(x):
+    """log(u) + err / u, u = 1 + x rounded and err = x - (u - 1) its rounding error (exact
+    wherever it matters): the first-order correction of log(u) to log(1 + x)."""
+    u = 1.0 + x
+    y = _log_finite(u) + (x - (u - 1.0)) / (u if u != 0.0 else 1.0)  # any error model
+    if u == 1.0:  # |x| < 2**-53: log1p(x) rounds to x (and keeps -0.0)
+        y = x
+    elif u == 0.0:
+        y = -np.inf
+    elif u < 0.0 or u != u:
+        y = np.nan
+    elif u == np.inf:
+        y = u
     return y
 
 
@@ -299,9 +329,28 @@ def expm1_f32(x):
     return np.float32(expm1_f64(np.float64(x)))
 
 
+# exp to about 2e-10 in float64 arithmetic (the series to 1/8!, |r| <= ln2/2): far inside
+# float32's half ulp, so that a float32 result rounded once from it is within 1 ulp.
+_F64_SHORT = _F64._replace(expm1=_reciprocal_factorials(2, 8))
+
+
 @_jit
 def logistic_f32(x):
-    return np.float32(logistic_f64(np.float64(x)))
+    """1 / (1 + e**-x) in float64 arithmetic, rounded once: e = e**-|x| from the short series
+    (below -150 the float32 result is 0 or 1 either way) and one division, about twice as fast
+    as logistic_f64's carried rounding errors, which float32 does not need."""
+    f = _F64_SHORT
+    d = np.float64(x)
+    n, r = _reduce_ln2(max(-abs(d), -150.0), f)
+    p, _ = _expm1_poly(r, f)
+    e = (1.0 + (r + r * r * p)) * _pow2(n, f)
+    y = (e if d < 0.0 else 1.0) / (1.0 + e)
+    return np.float32(y) if x == x else x
+
+
+@_inlined
+def log1p_f32(x):
+    return np.float32(log1p_f64(np.float64(x)))
 
 
 @_jit

@@ -552,7 +552,7 @@ for _p, _template in [
         (asinh_p, "math.asinh({0})"), (acosh_p, "math.acosh({0})"),
         (atanh_p, "math.atanh({0})"), (exp_p, _vectorised("exp")),
         (exp2_p, "np.exp2({0})"), (expm1_p, _vectorised("expm1")),
-        (log_p, _vectorised("log")), (log1p_p, "math.log1p({0})"),
+        (log_p, _vectorised("log")), (log1p_p, _vectorised("log1p")),
         (sqrt_p, "math.sqrt({0})"), (rsqrt_p, "{t}(1) / math.sqrt({0})"), (cbrt_p, "np.cbrt({0})"),
         (logistic_p, _vectorised("logistic", "{t}(1) / ({t}(1) + math.exp(-{0}))")),
         (erf_p, "math.erf({0})"),
