@@ -754,12 +754,19 @@ def _labelled(tree, label=""):
         yield label, np.asarray(tree)
 
 
-def _disagreement(got: np.ndarray, want: np.ndarray) -> str | None:
+# dP/da of the incomplete gamma function near x = 1 comes from a slowly converging continued
+# fraction whose derivative recurrence gathers rounding errors: both implementations are a few
+# 1e-14 off the exact value there (checked against mpmath at x = 1.05), so not always within
+# 1e-14 of each other.
+LOOSER = {"igamma_grad_a": 10}
+
+
+def _disagreement(got: np.ndarray, want: np.ndarray, label: str = "") -> str | None:
     """How `got` differs from `want` in shape, dtype or values (None if it does not)."""
     if (got.shape, got.dtype) != (want.shape, want.dtype):
         return f"{got.dtype}{list(got.shape)} instead of {want.dtype}{list(want.shape)}"
     if want.dtype.kind == "f":
-        tol = TOL[want.dtype]
+        tol = TOL[want.dtype] * max([f for k, f in LOOSER.items() if k in label.split()] + [1])
         with np.errstate(all="ignore"):
             close = np.abs(got - want) <= tol * np.abs(want) + tol
         bad = ~(close | (got == want) | (np.isnan(got) & np.isnan(want)))
@@ -778,7 +785,7 @@ def assert_agree(got, want):
     got, want = dict(_labelled(got)), dict(_labelled(want))
     assert got.keys() == want.keys()
     problems = [f"{label}: {msg}" for label in want
-                if (msg := _disagreement(got[label], want[label])) is not None]
+                if (msg := _disagreement(got[label], want[label], label)) is not None]
     assert not problems, "\n".join(problems)
 
 

@@ -168,6 +168,11 @@ ELEMENTWISE += [
     same("true_divide", two(), cid="divide-int", dtypes=(np.int32,)),
     pair("add-weak-scalar", lambda x: xnp.add(x, 2.5), lambda x: np.add(x, 2.5)),
     pair("rsub-weak-scalar", lambda x: 1 - x * 3, lambda x: 1 - x * 3),
+    pair("python-bool-operand",  # a Python bool is numpy's bool dtype, not a weak scalar
+         lambda x: ((x > 0) & True, (x > 0) | False, (x > 0) ^ True,
+                    xnp.logical_and(x > 0, True), x * True),
+         lambda x: ((x > 0) & True, (x > 0) | False, (x > 0) ^ True,
+                    np.logical_and(x > 0, True), x * True)),
     pair("int-plus-float", lambda x: xnp.add(x.astype(np.int8), x),
          lambda x: np.add(x.astype(np.int8), x)),
     pair("power-int", lambda x: xnp.power(x, 3), lambda x: np.power(x, 3)),

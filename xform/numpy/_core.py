@@ -134,7 +134,7 @@ def dtype_of(x) -> np.dtype:
     return np.asarray(x).dtype if isinstance(x, (list, tuple)) else np.result_type(x)
 
 
-_WEAK_TYPES = frozenset((bool, int, float, complex))
+_WEAK_TYPES = frozenset((int, float, complex))  # a Python bool is numpy's bool dtype
 
 
 def _dtype_key(x):
