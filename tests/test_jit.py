@@ -491,13 +491,14 @@ def test_a_short_program_is_one_function_for_every_shape():
     assert "z0" not in small.source and "np.float64(3.0)" in small.source
 
 
-def test_a_cut_program_compiles_ahead_of_its_first_call_in_a_fresh_process(tmp_path):
-    """Numba installs the typing of array subscripts only when it first compiles: the type
-    inference of a plain kernel, the first thing a fresh process compiles, must install it
-    before typing `N0[0]`, the row of sizes of the first part."""
+def test_a_cut_program_compiles_ahead_of_its_first_call(tmp_path):
+    """`lower().compile()` (and the background worker) compile a cut program's parts for the
+    argument types without running it: Numba's type inference of the plain kernel. In a fresh
+    process, where that is the first thing Numba compiles, it must install the typing of array
+    subscripts before typing `N0[0]`, the row of sizes of the first part."""
     script = textwrap.dedent("""
         import numpy as np, xform as xf, xform.numpy as xnp
-        from xform.backends import codegen, parts
+        from xform.backends import codegen, executable, parts
         codegen.SPLIT_LINES, parts.PART_LINES, parts.SIZE_ARGUMENT = 30, 12, 2
         def loss(w, xs):
             h = xnp.ones(3)
@@ -508,32 +509,14 @@ def test_a_cut_program_compiles_ahead_of_its_first_call_in_a_fresh_process(tmp_p
         w, xs = rng.standard_normal((3, 3)), rng.standard_normal((9, 3))
         lowered = xf.jit(xf.grad(loss), compile="sync").lower(w, xs)
         assert "N0[0]" in lowered.source
-        np.testing.assert_allclose(lowered.compile()(w, xs), xf.grad(loss)(w, xs), rtol=1e-12)
+        run = lowered.compile()
+        module = executable(lowered.ir, lowered.backend).module
+        assert not hasattr(module.kernel, "signatures")  # a plain function
+        compiled = [v for k, v in vars(module).items() if k.startswith("part")]
+        assert compiled and all(len(f.signatures) == 1 for f in compiled)
+        np.testing.assert_allclose(run(w, xs), xf.grad(loss)(w, xs), rtol=1e-12, atol=1e-14)
     """)
     env = {**os.environ, "XFORM_CACHE_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-
-
-def test_a_cut_program_compiles_ahead_of_its_first_call(monkeypatch):
-    """`lower().compile()` (and the background worker) compile a cut program's parts for the
-    argument types without running it: Numba's type inference of the plain kernel."""
-    from xform.backends import codegen, executable, parts
-    monkeypatch.setattr(codegen, "SPLIT_LINES", 30)
-    monkeypatch.setattr(parts, "PART_LINES", 12)
-
-    def loss(w, xs):
-        h = xnp.ones(3)
-        for x in xs:
-            h = xnp.sin(w @ h - x) + h * 0.25
-        return xnp.sum(h)
-    rng = np.random.default_rng(2)
-    w, xs = rng.standard_normal((3, 3)), rng.standard_normal((9, 3))
-    lowered = xf.jit(xf.grad(loss), compile="sync").lower(w, xs)
-    run = lowered.compile()
-    module = executable(lowered.ir, lowered.backend).module
-    assert not hasattr(module.kernel, "signatures")  # a plain function
-    compiled = [v for k, v in vars(module).items() if k.startswith("part")]
-    assert compiled and all(len(f.signatures) == 1 for f in compiled)
-    np.testing.assert_allclose(run(w, xs), xf.grad(loss)(w, xs), rtol=1e-12, atol=1e-14)
