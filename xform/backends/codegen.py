@@ -613,7 +613,7 @@ def _helpers_fingerprint() -> str:
     return f"{FLAVOUR} {digest.hexdigest()[:16]}"
 
 
-def _shape_generic(em: Emitter, lines: list[str], literals: dict[str, str]
+def _sizes_from_consts(em: Emitter, lines: list[str], literals: dict[str, str]
                    ) -> tuple[list[str], dict[str, str]]:
     """A short body whose sizes (see `parts.shape_generic`) and float constants are read from
     two more consts, so that its module, and its compiled code, serve every shape: (its lines,
@@ -650,7 +650,7 @@ def generate(ir: IR) -> tuple[str, list[np.ndarray], list[tuple]]:
     literals = {name: expr for expr, name in em.literals.items()}
     lines, cut = em.lines, len(em.lines) > SPLIT_LINES
     if not cut:
-        lines, literals = _shape_generic(em, lines, literals)
+        lines, literals = _sizes_from_consts(em, lines, literals)
     params = ([f"c{k}" for k in range(len(em.consts))]
               + [f"b{k}" for k in range(len(em.buffers))] + args)
     ret = f"return ({''.join(o + ', ' for o in outs)})"

@@ -245,12 +245,9 @@ def log_f64(x):
     return y
 
 
-# Inlined by Numba into each loop that calls it: LLVM would not inline a function this size,
-# and a loop with a call in it does not vectorise.
-_inlined = numba.njit(inline="always", error_model="numpy", nogil=True)
-
-
-@_inlined
+# Inlined by Numba into each loop that calls it (as `_helper`s are): LLVM would not inline a
+# function this size, and a loop with a call in it does not vectorise.
+@_helper
 def log1p_f64(x):
     """log(u) + err / u, u = 1 + x rounded and err = x - (u - 1) its rounding error (exact
     wherever it matters): the first-order correction of log(u) to log(1 + x)."""
@@ -348,7 +345,7 @@ def logistic_f32(x):
     return np.float32(y) if x == x else x
 
 
-@_inlined
+@_helper
 def log1p_f32(x):
     return np.float32(log1p_f64(np.float64(x)))
 
